@@ -1,0 +1,16 @@
+namespace BiasBench.Abstractions;
+
+public sealed record Judgement(string Label, IReadOnlyDictionary<string, double> Probabilities)
+{
+    public string? Rationale { get; init; }
+}
+
+public sealed record JudgeInfo(string Name, string Version, IReadOnlyList<string> Labels, string Description);
+
+/// <summary>Image in, label and probabilities out (an attractiveness classifier, a real-vs-AI VLM...).</summary>
+public interface IJudge : IDisposable
+{
+    JudgeInfo Info { get; }
+    int PreferredBatchSize => 16;
+    Task<IReadOnlyList<ItemResult<Judgement>>> JudgeAsync(IReadOnlyList<ImageRef> batch, CancellationToken cancellationToken);
+}

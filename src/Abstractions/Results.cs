@@ -1,0 +1,17 @@
+namespace BiasBench.Abstractions;
+
+/// <summary>
+/// The outcome for one item of a batch: a value or an error message. One bad image must not stop a run,
+/// so components report per-item failures here instead of throwing.
+/// </summary>
+public readonly record struct ItemResult<T>
+{
+    private ItemResult(T? value, string? error) { Value = value; Error = error; }
+
+    public T? Value { get; }
+    public string? Error { get; }
+    public bool IsSuccess => Error is null;
+
+    public static ItemResult<T> Success(T value) => new(value, null);
+    public static ItemResult<T> Failure(string error) => new(default, string.IsNullOrWhiteSpace(error) ? "unknown error" : error);
+}
