@@ -23,6 +23,9 @@ public sealed class ImageRef
     public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
 
     public static ImageRef FromFile(string id, string path) => new(id, path, null);
+
+    /// <summary>A copy carrying <paramref name="tags"/> (e.g. prompt, seed, condition).</summary>
+    public ImageRef WithTags(IReadOnlyDictionary<string, string> tags) => new(Id, Path, _bytes) { Tags = tags };
     public static ImageRef FromBytes(string id, ReadOnlyMemory<byte> encoded) => new(id, null, encoded);
 
     /// <summary>The encoded bytes (JPEG, PNG, WebP...).</summary>

@@ -83,3 +83,10 @@ public static class PluginRegistrarExtensions
         Func<ComponentContext, TOptions, IDataset> factory) where TOptions : class, new()
         => r.Add(new ComponentDescriptor(ComponentKind.Dataset, name, version, description, typeof(TOptions), (c, o) => factory(c, (TOptions)o)));
 }
+
+/// <summary>
+/// Marks an options property whose name ends in Path/File/Directory as an output location: the host resolves it
+/// against the config's folder but does not require it to exist.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class OutputPathAttribute : Attribute;

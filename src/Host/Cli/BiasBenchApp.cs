@@ -1,0 +1,238 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+using BiasBench.Abstractions;
+using BiasBench.Host.Configuration;
+using BiasBench.Host.Logging;
+using BiasBench.Host.Plugins;
+using BiasBench.Host.Runs;
+using BiasBench.Torch.Backend;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Serilog;
+using ILogger = Microsoft.Extensions.Logging.ILogger;
+using Serilog.Events;
+using Spectre.Console;
+
+namespace BiasBench.Host.Cli;
+
+/// <summary>
+/// Builds the generic host for one CLI invocation: Serilog logging, validated settings, shared services and the
+/// plugin catalog (plugins register into the same service collection), then runs the command.
+/// </summary>
+public sealed class BiasBenchApp : IAsyncDisposable
+{
+    public const string PluginPathVariable = "BIASBENCH_PLUGIN_PATH";
+    private readonly IHost _host;
+
+    private BiasBenchApp(IHost host, PluginCatalog catalog, RunLogFileSink logFile, IAnsiConsole console)
+    {
+        _host = host; Catalog = catalog; LogFile = logFile; Console = console;
+    }
+
+    public PluginCatalog Catalog { get; }
+    public RunLogFileSink LogFile { get; }
+    public IAnsiConsole Console { get; }
+    public IServiceProvider Services => _host.Services;
+    public ILogger Logger(string category) => Services.GetRequiredService<ILoggerFactory>().CreateLogger(category);
+    public HostSettings Settings => Services.GetRequiredService<IOptions<HostSettings>>().Value;
+
+    public static async Task<BiasBenchApp> StartAsync(HostSettings settings, IEnumerable<string> configPluginPaths, bool verbose, IAnsiConsole? console = null,
+        Action<PluginCatalog, IServiceCollection>? registerExtra = null)
+    {
+        console ??= AnsiConsole.Console;
+        var logFile = new RunLogFileSink();
+        var serilog = new LoggerConfiguration()
+            .MinimumLevel.Is(verbose ? LogEventLevel.Debug : LogEventLevel.Information)
+            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+            .MinimumLevel.Override("System", LogEventLevel.Warning)
+            .Enrich.FromLogContext()
+            .WriteTo.Sink(new SpectreConsoleSink(console, verbose ? LogEventLevel.Debug : LogEventLevel.Information))
+            .WriteTo.Sink(logFile)
+            .CreateLogger();
+
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            Args = [],
+            ContentRootPath = Directory.GetCurrentDirectory(),
+            DisableDefaults = true,
+        });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSerilog(serilog, dispose: true);
+        builder.Services.AddOptions<HostSettings>()
+            .Configure(s =>
+            {
+                s.Device = settings.Device; s.PluginDirectories = settings.PluginDirectories;
+                s.RunsDirectory = settings.RunsDirectory; s.CacheDirectory = settings.CacheDirectory;
+            })
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddHttpClient();
+
+        var catalog = new PluginCatalog();
+        var bootLogger = new Serilog.Extensions.Logging.SerilogLoggerFactory(serilog).CreateLogger("BiasBench.Plugins");
+        catalog.LoadFrom(PluginCatalog.BuiltInDirectories(), builtIn: true, builder.Services, bootLogger);
+        var extra = settings.PluginDirectories
+            .Concat((Environment.GetEnvironmentVariable(PluginPathVariable) ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+            .Concat(configPluginPaths);
+        catalog.LoadFrom(extra, builtIn: false, builder.Services, bootLogger);
+        registerExtra?.Invoke(catalog, builder.Services);
+        builder.Services.AddSingleton(catalog);
+
+        var host = builder.Build();
+        await host.StartAsync(); // runs ValidateOnStart: bad --device fails here, before any work
+        return new BiasBenchApp(host, catalog, logFile, console);
+    }
+
+    /// <summary>Parses and validates a config against the loaded plugins (no work is done).</summary>
+    public IReadOnlyList<PlannedStage> Plan(ExperimentConfig config) => ExperimentValidator.Validate(config, Catalog);
+
+    public async Task<(RunStore Store, IReadOnlyList<StageOutput> Outputs)> RunAsync(ExperimentConfig config, IReadOnlyList<PlannedStage> plan, bool interactiveProgress, CancellationToken ct)
+    {
+        var log = Logger("BiasBench.Run");
+        var settings = Settings;
+        var runsRoot = settings.RunsDirectory
+            ?? (config.RunsDirectory is { } r ? Path.GetFullPath(Path.Combine(config.Directory, r)) : Path.GetFullPath("runs"));
+        var cacheDir = settings.CacheDirectory
+            ?? (config.CacheDirectory is { } c ? Path.GetFullPath(Path.Combine(config.Directory, c)) : null)
+            ?? (Environment.GetEnvironmentVariable("BIASBENCH_CACHE") is { Length: > 0 } env ? env : Path.Combine(runsRoot, ".cache"));
+        var device = settings.Device != "auto" ? settings.Device : config.Device ?? "auto";
+
+        var store = RunStore.Create(runsRoot, config.Experiment, DateTime.UtcNow);
+        LogFile.Open(store.LogFile);
+        log.LogInformation("BiasBench {Version}: experiment {Experiment}, run folder {Folder}", typeof(BiasBenchApp).Assembly.GetName().Version, config.Experiment, store.Directory);
+
+        var torch = DescribeTorch(device, log, out var resolvedDevice);
+        var environment = new RunEnvironment(resolvedDevice, store.Directory, config.Directory, cacheDir, config.Seed);
+        FillManifest(store, config, plan, torch, environment);
+        store.SaveManifest();
+
+        var runner = new ExperimentRunner(config, plan, Catalog, Services, store, environment, log, null);
+        if (interactiveProgress)
+        {
+            await Console.Progress().AutoClear(false).HideCompleted(false)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .StartAsync(async p =>
+                {
+                    var withProgress = new ExperimentRunner(config, plan, Catalog, Services, store, environment, log, new SpectreRunProgress(p));
+                    runner = withProgress;
+                    await withProgress.RunAsync(ct);
+                });
+        }
+        else await runner.RunAsync(ct);
+        return (store, runner.Outputs);
+    }
+
+    private static JsonObject DescribeTorch(string device, ILogger log, out string resolvedDevice)
+    {
+        try
+        {
+            var info = TorchBackend.EnsureInitialized();
+            var d = TorchBackend.ResolveDevice(device);
+            resolvedDevice = d.ToString();
+            log.LogInformation("Torch backend: {Backend}; libtorch {LibTorch}; device {Device}", info, LibTorchVersion(info), resolvedDevice);
+            return new JsonObject
+            {
+                ["source"] = info.Source, ["libtorch_dir"] = info.LibTorchDirectory, ["libtorch_version"] = LibTorchVersion(info),
+                ["torchsharp_version"] = info.TorchSharpVersion, ["cuda_available"] = info.CudaAvailable, ["cuda_devices"] = info.CudaDeviceCount,
+                ["glibcxx_weak_patch"] = info.PatchedGlibcxx, ["device"] = resolvedDevice,
+            };
+        }
+        catch (Exception e) when (e is DllNotFoundException or DirectoryNotFoundException or TypeInitializationException or NotSupportedException or IOException)
+        {
+            if (device.StartsWith("cuda")) throw new InvalidOperationException($"--device {device}: libtorch could not be loaded ({e.Message}).", e);
+            resolvedDevice = "cpu";
+            log.LogWarning("Torch backend unavailable ({Message}); torch-based plugins will fail, table-only stages still run.", e.Message);
+            return new JsonObject { ["error"] = e.Message, ["device"] = "cpu" };
+        }
+    }
+
+    /// <summary>libtorch's version: PyTorch's torch/version.py for an external libtorch, else the NuGet package in deps.json.</summary>
+    public static string LibTorchVersion(TorchBackendInfo info)
+    {
+        try
+        {
+            var versionPy = Path.Combine(info.LibTorchDirectory, "..", "version.py");
+            if (File.Exists(versionPy))
+                foreach (var line in File.ReadLines(versionPy))
+                    if (line.StartsWith("__version__")) return line.Split('=', 2)[1].Trim().Trim('\'', '"');
+            if (AppContext.GetData("APP_CONTEXT_DEPS_FILES") is string deps)
+                foreach (var file in deps.Split(';', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    var text = File.ReadAllText(file);
+                    var i = text.IndexOf("\"libtorch-cpu-linux-x64/", StringComparison.Ordinal);
+                    if (i >= 0) return text[(i + 24)..text.IndexOf('"', i + 1)] + " (cpu)";
+                }
+        }
+        catch (IOException) { }
+        return "unknown";
+    }
+
+    private void FillManifest(RunStore store, ExperimentConfig config, IReadOnlyList<PlannedStage> plan, JsonObject torch, RunEnvironment env)
+    {
+        var m = store.Manifest;
+        m["run_id"] = store.RunId;
+        m["experiment"] = config.Experiment;
+        m["description"] = config.Description;
+        m["started_utc"] = DateTime.UtcNow.ToString("O");
+        m["config_file"] = config.FilePath;
+        m["resolved_config"] = config.ResolvedYaml;
+        m["seed"] = config.Seed;
+        m["cache_dir"] = env.CacheDirectory;
+        m["biasbench_version"] = typeof(BiasBenchApp).Assembly.GetName().Version?.ToString();
+        m["contracts_version"] = PluginCatalog.HostContractVersion.ToString();
+        m["git"] = GitInfo(config.Directory);
+        m["machine"] = new JsonObject
+        {
+            ["host"] = Environment.MachineName,
+            ["os"] = RuntimeInformation.OSDescription,
+            ["arch"] = RuntimeInformation.OSArchitecture.ToString(),
+            ["cpu_cores"] = Environment.ProcessorCount,
+            ["memory_gb"] = Math.Round(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1e9, 1),
+            ["dotnet"] = RuntimeInformation.FrameworkDescription,
+        };
+        m["torch"] = torch;
+        m["plugins"] = new JsonArray(Catalog.Plugins.Select(p => (JsonNode)new JsonObject
+        {
+            ["name"] = p.Name, ["version"] = p.Version, ["path"] = p.Path, ["built_in"] = p.BuiltIn, ["error"] = p.Error,
+        }).ToArray());
+        m["components"] = new JsonArray(plan.SelectMany(s => s.Components.Select(c => (JsonNode)new JsonObject
+        {
+            ["stage"] = s.Config.Id,
+            ["kind"] = c.Component.Descriptor.Kind.ToString(),
+            ["name"] = c.Component.Descriptor.Name,
+            ["version"] = c.Component.Descriptor.Version,
+            ["plugin"] = c.Component.Plugin.Name,
+            ["options"] = JsonNode.Parse(ResultCache.CanonicalJson(c.Options)),
+        })).ToArray());
+    }
+
+    private static JsonObject GitInfo(string directory)
+    {
+        string? Run(string args)
+        {
+            try
+            {
+                using var p = Process.Start(new ProcessStartInfo("git", args)
+                {
+                    WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+                });
+                if (p is null) return null;
+                var output = p.StandardOutput.ReadToEnd();
+                return p.WaitForExit(3000) && p.ExitCode == 0 ? output.Trim() : null;
+            }
+            catch (Exception) { return null; }
+        }
+        var commit = Run("rev-parse HEAD");
+        return new JsonObject { ["commit"] = commit, ["dirty"] = commit is null ? null : Run("status --porcelain")?.Length > 0 };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+        LogFile.Dispose();
+    }
+}

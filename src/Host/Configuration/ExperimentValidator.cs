@@ -1,0 +1,96 @@
+using System.Reflection;
+using BiasBench.Abstractions;
+using BiasBench.Host.Plugins;
+
+namespace BiasBench.Host.Configuration;
+
+/// <summary>A stage ready to run: its config and, per plugin, the component and its bound, validated options.</summary>
+public sealed record PlannedStage(StageConfig Config, IReadOnlyList<PlannedComponent> Components);
+
+public sealed record PlannedComponent(RegisteredComponent Component, object Options);
+
+/// <summary>
+/// Checks a parsed experiment against the loaded plugins before any work starts: every plugin exists with the
+/// right kind, its options bind and validate, and every input file the options name exists.
+/// </summary>
+public static class ExperimentValidator
+{
+    public static ComponentKind ComponentKindOf(StageKind kind) => kind switch
+    {
+        StageKind.Data => ComponentKind.Dataset,
+        StageKind.Generate => ComponentKind.Generator,
+        StageKind.Score => ComponentKind.RewardModel,
+        StageKind.Judge => ComponentKind.Judge,
+        StageKind.Analyze => ComponentKind.Analysis,
+        StageKind.Finetune => ComponentKind.FineTuner,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "report stages take no plugin"),
+    };
+
+    public static IReadOnlyList<PlannedStage> Validate(ExperimentConfig config, PluginCatalog catalog)
+    {
+        var problems = new List<ConfigProblem>();
+        var planned = new List<PlannedStage>();
+        foreach (var stage in config.Stages)
+        {
+            var components = new List<PlannedComponent>();
+            if (stage.Kind != StageKind.Report)
+            {
+                var kind = ComponentKindOf(stage.Kind);
+                foreach (var name in stage.Plugins)
+                {
+                    var component = catalog.Find(kind, name);
+                    if (component is null)
+                    {
+                        var failed = catalog.Plugins.Where(p => !p.Loaded).Select(p => $"{p.Name}: {p.Error}").ToList();
+                        var note = failed.Count == 0 ? "" : $" Plugins that failed to load: {string.Join("; ", failed)}.";
+                        problems.Add(new ConfigProblem(stage.PluginLocation,
+                            $"no {Describe(kind)} named '{name}'{NearestName.Suggest(name, catalog.Names(kind))}.{note}"));
+                        continue;
+                    }
+                    var before = problems.Count;
+                    var options = OptionsBinder.Bind(component.Descriptor.OptionsType, stage.Options, config.FilePath, problems);
+                    if (problems.Count == before) ResolveAndCheckPaths(options, config.Directory, stage, problems, "");
+                    components.Add(new PlannedComponent(component, options));
+                }
+            }
+            planned.Add(new PlannedStage(stage, components));
+        }
+        if (problems.Count > 0) throw new ConfigException(problems);
+        return planned;
+    }
+
+    public static string Describe(ComponentKind kind) => kind switch
+    {
+        ComponentKind.Dataset => "dataset",
+        ComponentKind.Generator => "generator",
+        ComponentKind.RewardModel => "reward model",
+        ComponentKind.Judge => "judge",
+        ComponentKind.Analysis => "analysis",
+        ComponentKind.FineTuner => "fine-tuner",
+        _ => kind.ToString(),
+    };
+
+    /// <summary>
+    /// Options named *Path, *File, *Directory or *Dir are input locations: resolved against the config's folder
+    /// (so plugins always get absolute paths) and required to exist, unless the option is marked [OutputPath].
+    /// </summary>
+    private static void ResolveAndCheckPaths(object options, string baseDirectory, StageConfig stage, List<ConfigProblem> problems, string prefix)
+    {
+        foreach (var (key, prop) in OptionsBinder.BindableProperties(options.GetType()))
+        {
+            if (prop.PropertyType != typeof(string) || !IsPathName(prop.Name)) continue;
+            if (prop.GetValue(options) is not string value || value.Length == 0) continue;
+            if (value.Contains("://")) continue; // URLs and hub ids are checked by the plugin
+            var full = Path.IsPathRooted(value) ? value : Path.GetFullPath(Path.Combine(baseDirectory, value));
+            prop.SetValue(options, full);
+            if (prop.GetCustomAttribute<OutputPathAttribute>() is not null) continue;
+            if (!File.Exists(full) && !Directory.Exists(full))
+                problems.Add(new ConfigProblem(stage.OptionsLocation, $"stage '{stage.Id}': option '{prefix}{key}' names '{value}', which does not exist (resolved to {full})."));
+        }
+    }
+
+    private static bool IsPathName(string name) =>
+        name.EndsWith("Path", StringComparison.Ordinal) || name.EndsWith("File", StringComparison.Ordinal)
+        || name.EndsWith("Directory", StringComparison.Ordinal) || name.EndsWith("Dir", StringComparison.Ordinal)
+        || name is "Path" or "File";
+}

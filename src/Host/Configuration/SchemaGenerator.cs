@@ -1,0 +1,115 @@
+using System.Text.Json.Nodes;
+using BiasBench.Abstractions;
+using BiasBench.Host.Plugins;
+
+namespace BiasBench.Host.Configuration;
+
+/// <summary>JSON Schema (draft 2020-12) of experiment configs, including every loaded plugin's options, for editors.</summary>
+public static class SchemaGenerator
+{
+    public static JsonObject Generate(PluginCatalog catalog)
+    {
+        var stageVariants = new JsonArray();
+        foreach (var kind in Enum.GetValues<StageKind>())
+        {
+            if (kind == StageKind.Report)
+            {
+                stageVariants.Add(new JsonObject { ["if"] = KindIs(kind), ["then"] = new JsonObject() });
+                continue;
+            }
+            var componentKind = ExperimentValidator.ComponentKindOf(kind);
+            var names = catalog.Names(componentKind).ToList();
+            foreach (var name in names)
+            {
+                var c = catalog.Find(componentKind, name)!;
+                stageVariants.Add(new JsonObject
+                {
+                    ["if"] = new JsonObject
+                    {
+                        ["properties"] = new JsonObject { ["kind"] = new JsonObject { ["const"] = kind.ToString().ToLowerInvariant() }, ["plugin"] = new JsonObject { ["const"] = name } },
+                        ["required"] = new JsonArray("kind", "plugin"),
+                    },
+                    ["then"] = new JsonObject { ["properties"] = new JsonObject { ["options"] = OptionsSchema(c.Descriptor.OptionsType, c.Descriptor.Description) } },
+                });
+            }
+        }
+        var stage = new JsonObject
+        {
+            ["type"] = "object",
+            ["additionalProperties"] = false,
+            ["required"] = new JsonArray("kind"),
+            ["properties"] = new JsonObject
+            {
+                ["id"] = new JsonObject { ["type"] = "string", ["pattern"] = "^[A-Za-z0-9][A-Za-z0-9_.-]*$" },
+                ["kind"] = new JsonObject { ["enum"] = new JsonArray(Enum.GetNames<StageKind>().Select(n => (JsonNode)n.ToLowerInvariant()).ToArray()) },
+                ["plugin"] = new JsonObject
+                {
+                    ["description"] = "Component name (a list scores with several reward models).",
+                    ["anyOf"] = new JsonArray(new JsonObject { ["type"] = "string" }, new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["type"] = "string" } }),
+                },
+                ["options"] = new JsonObject { ["type"] = "object" },
+                ["inputs"] = new JsonObject { ["anyOf"] = new JsonArray(new JsonObject { ["type"] = "string" }, new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["type"] = "string" } }) },
+                ["sweep"] = new JsonObject { ["type"] = "object", ["additionalProperties"] = new JsonObject { ["type"] = "array" } },
+                ["prompt"] = new JsonObject { ["type"] = "string" },
+                ["prompts"] = new JsonObject { ["anyOf"] = new JsonArray(new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["type"] = "string" } }, new JsonObject { ["type"] = "object", ["additionalProperties"] = new JsonObject { ["type"] = "string" } }) },
+                ["seeds"] = new JsonObject { ["anyOf"] = new JsonArray(new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["type"] = "integer" } }, new JsonObject { ["type"] = "string", ["pattern"] = "^-?\\d+\\.\\.-?\\d+$" }) },
+                ["batch_size"] = new JsonObject { ["type"] = "integer", ["minimum"] = 1 },
+            },
+            ["allOf"] = stageVariants,
+        };
+        return new JsonObject
+        {
+            ["$schema"] = "https://json-schema.org/draft/2020-12/schema",
+            ["title"] = "BiasBench experiment",
+            ["type"] = "object",
+            ["additionalProperties"] = false,
+            ["required"] = new JsonArray("experiment", "stages"),
+            ["properties"] = new JsonObject
+            {
+                ["experiment"] = new JsonObject { ["type"] = "string", ["pattern"] = "^[A-Za-z0-9][A-Za-z0-9_.-]*$" },
+                ["description"] = new JsonObject { ["type"] = "string" },
+                ["seed"] = new JsonObject { ["type"] = "integer" },
+                ["device"] = new JsonObject { ["type"] = "string", ["pattern"] = "^(cpu|cuda|auto|cuda:\\d+)$" },
+                ["cache_dir"] = new JsonObject { ["type"] = "string" },
+                ["runs_dir"] = new JsonObject { ["type"] = "string" },
+                ["plugin_paths"] = new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["type"] = "string" } },
+                ["stages"] = new JsonObject { ["type"] = "array", ["minItems"] = 1, ["items"] = stage },
+            },
+        };
+    }
+
+    private static JsonObject KindIs(StageKind kind) => new()
+    {
+        ["properties"] = new JsonObject { ["kind"] = new JsonObject { ["const"] = kind.ToString().ToLowerInvariant() } },
+    };
+
+    public static JsonObject OptionsSchema(Type type, string? description = null)
+    {
+        var props = new JsonObject();
+        var required = new JsonArray();
+        foreach (var (key, prop) in OptionsBinder.BindableProperties(type))
+        {
+            props[key] = TypeSchema(prop.PropertyType, 0);
+            if (prop.GetCustomAttributes(typeof(System.ComponentModel.DataAnnotations.RequiredAttribute), true).Length > 0) required.Add(key);
+        }
+        var schema = new JsonObject { ["type"] = "object", ["additionalProperties"] = false, ["properties"] = props };
+        if (required.Count > 0) schema["required"] = required;
+        if (description is not null) schema["description"] = description;
+        return schema;
+    }
+
+    private static JsonObject TypeSchema(Type t, int depth)
+    {
+        t = Nullable.GetUnderlyingType(t) ?? t;
+        if (t == typeof(string)) return new JsonObject { ["type"] = "string" };
+        if (t == typeof(bool)) return new JsonObject { ["type"] = "boolean" };
+        if (t == typeof(int) || t == typeof(long)) return new JsonObject { ["type"] = "integer" };
+        if (t == typeof(double) || t == typeof(float)) return new JsonObject { ["type"] = "number" };
+        if (t.IsEnum) return new JsonObject { ["enum"] = new JsonArray(Enum.GetNames(t).Select(n => (JsonNode)OptionsBinder.SnakeCase(n)).ToArray()) };
+        if (t.IsArray) return new JsonObject { ["type"] = "array", ["items"] = TypeSchema(t.GetElementType()!, depth + 1) };
+        if (t.IsGenericType && t.GetGenericArguments().Length == 1) return new JsonObject { ["type"] = "array", ["items"] = TypeSchema(t.GetGenericArguments()[0], depth + 1) };
+        if (t.IsGenericType && t.GetGenericArguments().Length == 2) return new JsonObject { ["type"] = "object", ["additionalProperties"] = TypeSchema(t.GetGenericArguments()[1], depth + 1) };
+        if (t.IsClass && depth < 4) return OptionsSchema(t);
+        return new JsonObject();
+    }
+}

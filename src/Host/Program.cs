@@ -1,0 +1,140 @@
+using System.CommandLine;
+using System.Text.Json;
+using BiasBench.Host.Cli;
+using BiasBench.Host.Configuration;
+using BiasBench.Host.Runs;
+using Microsoft.Extensions.Options;
+using Spectre.Console;
+
+namespace BiasBench.Host;
+
+public static class Program
+{
+    public const int ExitOk = 0, ExitFailed = 1, ExitInvalidConfig = 2, ExitCancelled = 130;
+
+    public static Task<int> Main(string[] args) => BuildCommandLine().Parse(args).InvokeAsync();
+
+    public static RootCommand BuildCommandLine()
+    {
+        var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto (default: the config's device, else auto)", DefaultValueFactory = _ => "auto", Recursive = true };
+        var pluginDirs = new Option<string[]>("--plugins") { Description = "Extra plugin directories (also: BIASBENCH_PLUGIN_PATH)", Recursive = true, AllowMultipleArgumentsPerToken = true };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Debug logging", Recursive = true };
+        var runsDir = new Option<string?>("--runs-dir") { Description = "Where run folders are created (default: ./runs or the config's runs_dir)" };
+        var cacheDir = new Option<string?>("--cache-dir") { Description = "Result cache (default: <runs-dir>/.cache or BIASBENCH_CACHE)" };
+        var noProgress = new Option<bool>("--no-progress") { Description = "Plain log lines instead of progress bars" };
+        var configArg = new Argument<FileInfo>("config") { Description = "Experiment YAML file" };
+
+        var root = new RootCommand("BiasBench: do the models we use to judge images reward beauty instead of quality?");
+        root.Options.Add(device); root.Options.Add(pluginDirs); root.Options.Add(verbose);
+
+        HostSettings Settings(ParseResult r) => new()
+        {
+            Device = r.GetValue(device) ?? "auto",
+            PluginDirectories = (r.GetValue(pluginDirs) ?? []).Select(Path.GetFullPath).ToList(),
+            RunsDirectory = r.GetValue(runsDir) is { } rd ? Path.GetFullPath(rd) : null,
+            CacheDirectory = r.GetValue(cacheDir) is { } cd ? Path.GetFullPath(cd) : null,
+        };
+
+        var run = new Command("run", "Run an experiment") { configArg, runsDir, cacheDir, noProgress };
+        run.SetAction((r, ct) => Guarded(async () =>
+        {
+            var config = ExperimentConfigLoader.Load(r.GetValue(configArg)!.FullName);
+            await using var app = await BiasBenchApp.StartAsync(Settings(r), ResolvePluginPaths(config), r.GetValue(verbose));
+            var plan = app.Plan(config);
+            var interactive = !r.GetValue(noProgress) && AnsiConsole.Profile.Capabilities.Interactive;
+            try
+            {
+                var (store, outputs) = await app.RunAsync(config, plan, interactive, ct);
+                PrintSummary(store, outputs);
+                return ExitOk;
+            }
+            catch (OperationCanceledException)
+            {
+                AnsiConsole.MarkupLine("[yellow]Cancelled.[/] Finished items are cached; run the same command again to resume.");
+                return ExitCancelled;
+            }
+        }));
+
+        var validate = new Command("validate", "Check a config against the installed plugins without running it") { configArg };
+        validate.SetAction((r, ct) => Guarded(async () =>
+        {
+            var config = ExperimentConfigLoader.Load(r.GetValue(configArg)!.FullName);
+            await using var app = await BiasBenchApp.StartAsync(Settings(r), ResolvePluginPaths(config), r.GetValue(verbose));
+            var plan = app.Plan(config);
+            AnsiConsole.MarkupLine($"[green]{Markup.Escape(config.FilePath)} is valid[/]: experiment '{Markup.Escape(config.Experiment)}', {plan.Count} stage(s).");
+            foreach (var s in plan)
+                AnsiConsole.MarkupLine($"  {Markup.Escape(s.Config.Id)} ({s.Config.Kind.ToString().ToLowerInvariant()}): {Markup.Escape(string.Join(", ", s.Components.Select(c => $"{c.Component.Descriptor.Name} {c.Component.Descriptor.Version}")))}");
+            return ExitOk;
+        }));
+
+        var plugins = new Command("plugins", "List the plugins found, their components, versions and where they came from");
+        plugins.SetAction((r, ct) => Guarded(async () =>
+        {
+            await using var app = await BiasBenchApp.StartAsync(Settings(r), [], r.GetValue(verbose));
+            var table = new Table().AddColumns("Plugin", "Version", "Source", "Components / error");
+            foreach (var p in app.Catalog.Plugins)
+            {
+                var comps = app.Catalog.Components.Where(c => c.Plugin == p).Select(c => $"{ExperimentValidator.Describe(c.Descriptor.Kind)} [bold]{Markup.Escape(c.Descriptor.Name)}[/] {Markup.Escape(c.Descriptor.Version)}");
+                table.AddRow(Markup.Escape(p.Name), Markup.Escape(p.Version), Markup.Escape($"{(p.BuiltIn ? "built-in" : "external")}: {p.Path}"),
+                    p.Error is null ? string.Join("\n", comps) : $"[red]not loaded: {Markup.Escape(p.Error)}[/]");
+            }
+            AnsiConsole.Write(table);
+            return app.Catalog.Plugins.Any(p => !p.Loaded) ? ExitFailed : ExitOk;
+        }));
+
+        var output = new Option<string?>("--output", "-o") { Description = "Write the schema to this file instead of stdout" };
+        var schema = new Command("schema", "Print the JSON schema of experiment configs (for editors), including every plugin's options") { output };
+        schema.SetAction((r, ct) => Guarded(async () =>
+        {
+            await using var app = await BiasBenchApp.StartAsync(Settings(r), [], verbose: false);
+            var json = SchemaGenerator.Generate(app.Catalog).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+            if (r.GetValue(output) is { } file) await File.WriteAllTextAsync(file, json, ct);
+            else Console.Out.WriteLine(json);
+            return ExitOk;
+        }));
+
+        root.Subcommands.Add(run);
+        root.Subcommands.Add(validate);
+        root.Subcommands.Add(plugins);
+        root.Subcommands.Add(schema);
+        return root;
+    }
+
+    private static IEnumerable<string> ResolvePluginPaths(ExperimentConfig config) =>
+        config.PluginPaths.Select(p => Path.IsPathRooted(p) ? p : Path.GetFullPath(Path.Combine(config.Directory, p)));
+
+    private static void PrintSummary(RunStore store, IReadOnlyList<StageOutput> outputs)
+    {
+        foreach (var f in outputs.SelectMany(o => o.Findings)) AnsiConsole.MarkupLine($"[bold]•[/] {Markup.Escape(f.Text)}");
+        var failed = outputs.Sum(o => o.ItemsFailed);
+        if (failed > 0) AnsiConsole.MarkupLine($"[yellow]{failed} item(s) failed; see the error columns in tables/.[/]");
+        AnsiConsole.MarkupLine($"[green]Done.[/] Report: {Markup.Escape(Path.Combine(store.Directory, "report.md"))}");
+    }
+
+    /// <summary>Turns expected failures into clear messages and exit codes instead of stack traces.</summary>
+    private static async Task<int> Guarded(Func<Task<int>> body)
+    {
+        try { return await body(); }
+        catch (ConfigException e)
+        {
+            AnsiConsole.MarkupLine($"[red]Invalid config ({e.Problems.Count} problem(s)):[/]");
+            foreach (var p in e.Problems) AnsiConsole.MarkupLine($"  [red]{Markup.Escape(p.ToString())}[/]");
+            return ExitInvalidConfig;
+        }
+        catch (OptionsValidationException e)
+        {
+            AnsiConsole.MarkupLine($"[red]Invalid settings:[/] {Markup.Escape(string.Join("; ", e.Failures))}");
+            return ExitInvalidConfig;
+        }
+        catch (OperationCanceledException)
+        {
+            AnsiConsole.MarkupLine("[yellow]Cancelled.[/]");
+            return ExitCancelled;
+        }
+        catch (Exception e) when (e is StageFailedException or InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            AnsiConsole.MarkupLine($"[red]Failed:[/] {Markup.Escape(e.Message)}");
+            return ExitFailed;
+        }
+    }
+}

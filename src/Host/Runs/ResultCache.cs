@@ -1,0 +1,100 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace BiasBench.Host.Runs;
+
+/// <summary>
+/// Append-only, content-addressed store of finished per-item results (a score, a judgement, a generated image's
+/// record). Each result is one JSON line written and flushed as soon as the item finishes, so a run killed half way
+/// loses nothing; a re-run reads the file back and only computes what is missing. A torn last line (killed mid-write)
+/// is ignored. Failures are never cached, so a transient error is retried on the next run.
+/// </summary>
+public sealed class ResultCache : IDisposable
+{
+    private readonly Dictionary<string, JsonNode?> _entries = new(StringComparer.Ordinal);
+    private readonly object _gate = new();
+    private readonly FileStream _stream;
+
+    public ResultCache(string file)
+    {
+        File = file;
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        if (System.IO.File.Exists(file))
+        {
+            foreach (var line in System.IO.File.ReadLines(file))
+            {
+                if (line.Length == 0) continue;
+                try
+                {
+                    var node = JsonNode.Parse(line);
+                    if (node?["k"]?.GetValue<string>() is { } key) _entries[key] = node["v"]?.DeepClone();
+                    else CorruptLines++;
+                }
+                catch (JsonException) { CorruptLines++; }
+            }
+        }
+        _stream = new FileStream(file, FileMode.Append, FileAccess.Write, FileShare.Read);
+        // A torn final line has no newline: start on a fresh line so the next record stays parseable.
+        if (_stream.Length > 0)
+        {
+            using var r = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            r.Seek(-1, SeekOrigin.End);
+            if (r.ReadByte() != '\n') { _stream.WriteByte((byte)'\n'); _stream.Flush(); }
+        }
+    }
+
+    public string File { get; }
+    public int Count { get { lock (_gate) return _entries.Count; } }
+    /// <summary>Lines that could not be read back (e.g. the torn last line of a killed run).</summary>
+    public int CorruptLines { get; }
+
+    public bool TryGet(string key, out JsonNode? value)
+    {
+        lock (_gate) return _entries.TryGetValue(key, out value);
+    }
+
+    public void Put(string key, JsonNode? value)
+    {
+        var line = new JsonObject { ["k"] = key, ["v"] = value?.DeepClone() }.ToJsonString() + "\n";
+        var bytes = Encoding.UTF8.GetBytes(line);
+        lock (_gate)
+        {
+            _stream.Write(bytes);
+            _stream.Flush();
+            _entries[key] = value;
+        }
+    }
+
+    public void Dispose() => _stream.Dispose();
+
+    /// <summary>SHA-256 hex of several parts, each length-prefixed so ("ab","c") and ("a","bc") differ.</summary>
+    public static string Key(params string?[] parts)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var p in parts)
+        {
+            var bytes = Encoding.UTF8.GetBytes(p ?? "\u0000null");
+            sha.AppendData(BitConverter.GetBytes(bytes.Length));
+            sha.AppendData(bytes);
+        }
+        return Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
+    }
+
+    public static string Hash(ReadOnlySpan<byte> data) => Convert.ToHexString(SHA256.HashData(data)).ToLowerInvariant();
+
+    /// <summary>Canonical JSON of an options object (sorted keys) for cache keys.</summary>
+    public static string CanonicalJson(object? options)
+    {
+        var node = JsonSerializer.SerializeToNode(options, options?.GetType() ?? typeof(object), new JsonSerializerOptions { IncludeFields = false });
+        return Canonical(node)?.ToJsonString() ?? "null";
+    }
+
+    private static JsonNode? Canonical(JsonNode? node) => node switch
+    {
+        JsonObject o => new JsonObject(o.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => KeyValuePair.Create(kv.Key, Canonical(kv.Value)))),
+        JsonArray a => new JsonArray(a.Select(Canonical).ToArray()),
+        _ => node?.DeepClone(),
+    };
+}

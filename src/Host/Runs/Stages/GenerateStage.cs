@@ -1,0 +1,84 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using BiasBench.Abstractions;
+using static BiasBench.Host.Runs.ExperimentRunner;
+
+namespace BiasBench.Host.Runs;
+
+/// <summary>
+/// Generates every prompt with every seed (prompt pairs that differ only in one word share seeds). Each image is
+/// stored by content key in the cache (PNG + provenance) and copied into the run's images/ folder with a
+/// provenance sidecar, so a re-run regenerates nothing it already has.
+/// </summary>
+internal static class GenerateStage
+{
+    public static async Task RunAsync(StageContext ctx, CancellationToken ct)
+    {
+        var ids = new List<string?>(); var conditions = new List<string?>(); var prompts = new List<string?>();
+        var seeds = new List<double>(); var generators = new List<string?>(); var paths = new List<string?>(); var errors = new List<string?>();
+        foreach (var component in ctx.Planned.Components)
+        {
+            using var generator = ctx.Create<IImageGenerator>(component);
+            var info = generator.Info;
+            var configKey = ResultCache.Key("generate", info.Name, info.Version, ResultCache.CanonicalJson(component.Options));
+            using var cache = ctx.OpenCache("images", info.Name, configKey);
+            var imageCache = Path.Combine(ctx.Environment.CacheDirectory, "images", "png");
+            Directory.CreateDirectory(imageCache);
+            var outDir = Path.Combine(ctx.Store.ImagesDirectory, RunStore.SafeFileName(ctx.Stage.Id));
+            Directory.CreateDirectory(outDir);
+
+            var requests = ctx.Stage.Prompts.SelectMany(p => ctx.Stage.Seeds.Select(s => new GenerationRequest(p.Prompt, s)
+            {
+                Tags = new Dictionary<string, string> { ["condition"] = p.Condition, ["prompt"] = p.Prompt, ["seed"] = s.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            })).ToList();
+            string KeyOf(GenerationRequest r) => ResultCache.Key(configKey, r.Prompt, r.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture), r.NegativePrompt);
+            var pending = requests.Where(r => !(cache.TryGet(KeyOf(r), out var v) && File.Exists(v?["file"]?.GetValue<string>()))).ToList();
+            ctx.Output.ItemsFromCache += requests.Count - pending.Count;
+            var failures = new Dictionary<GenerationRequest, string>();
+            using (var task = ctx.Progress.Start($"{ctx.Stage.Id}: {info.Name}", pending.Count))
+            {
+                foreach (var batch in pending.Chunk(Math.Max(1, ctx.Stage.BatchSize ?? generator.PreferredBatchSize)))
+                {
+                    ct.ThrowIfCancellationRequested();
+                    IReadOnlyList<ItemResult<GeneratedImage>> results;
+                    try { results = await generator.GenerateAsync(batch, ct); }
+                    catch (OperationCanceledException) { throw; }
+                    catch (Exception e) { results = batch.Select(_ => ItemResult<GeneratedImage>.Failure($"{e.GetType().Name}: {e.Message}")).ToList(); }
+                    for (var i = 0; i < batch.Length; i++)
+                    {
+                        var r = i < results.Count ? results[i] : ItemResult<GeneratedImage>.Failure("generator returned too few results");
+                        if (r.IsSuccess)
+                        {
+                            var key = KeyOf(batch[i]);
+                            var file = Path.Combine(imageCache, key + ".png");
+                            var tmp = file + ".tmp";
+                            await File.WriteAllBytesAsync(tmp, r.Value!.EncodedPng, ct);
+                            File.Move(tmp, file, overwrite: true);
+                            cache.Put(key, new JsonObject { ["file"] = file, ["provenance"] = JsonSerializer.SerializeToNode(r.Value.Provenance) });
+                            ctx.Output.ItemsComputed++;
+                        }
+                        else failures[batch[i]] = r.Error!;
+                        task.Increment();
+                    }
+                }
+            }
+            foreach (var r in requests)
+            {
+                var id = $"{RunStore.SafeFileName(info.Name)}_{RunStore.SafeFileName(r.Tags["condition"])}_{r.Seed}";
+                ids.Add(id); conditions.Add(r.Tags["condition"]); prompts.Add(r.Prompt); seeds.Add(r.Seed); generators.Add(info.Name);
+                if (failures.TryGetValue(r, out var error)) { paths.Add(null); errors.Add(error); ctx.Output.ItemsFailed++; continue; }
+                cache.TryGet(KeyOf(r), out var record);
+                var target = Path.Combine(outDir, id + ".png");
+                File.Copy(record!["file"]!.GetValue<string>(), target, overwrite: true);
+                File.WriteAllText(Path.ChangeExtension(target, ".json"), record["provenance"]?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) ?? "{}");
+                paths.Add(ctx.Store.Relative(target)); errors.Add(null);
+                var tags = new Dictionary<string, string>(r.Tags) { ["generator"] = info.Name };
+                ctx.Output.Images.Add(ImageRef.FromFile(id, target).WithTags(tags));
+            }
+            if (failures.Count > 0) ctx.Output.Warnings.Add($"{info.Name}: {failures.Count} image(s) failed; first: {failures.Values.First()}");
+        }
+        ctx.Output.Tables.Add(new DataTable(ctx.Stage.Id) { Caption = "Generated images with prompt, condition and seed." }
+            .Add("image_id", ids.ToArray()).Add("condition", conditions.ToArray()).Add("prompt", prompts.ToArray())
+            .Add("seed", seeds.ToArray()).Add("generator", generators.ToArray()).Add("path", paths.ToArray()).Add("error", errors.ToArray()));
+    }
+}

@@ -1,0 +1,47 @@
+using System.Text.Json.Nodes;
+using BiasBench.Abstractions;
+using static BiasBench.Host.Runs.ExperimentRunner;
+
+namespace BiasBench.Host.Runs;
+
+/// <summary>Runs judges (classifiers, VLMs) on the input images: one row per image x judge with label and probabilities.</summary>
+internal static class JudgeStage
+{
+    public static async Task RunAsync(StageContext ctx, CancellationToken ct)
+    {
+        var images = ctx.InputImages();
+        if (images.Count == 0)
+            throw new StageFailedException(ctx.Stage.Id, "there are no images to judge: add a data or generate stage with images before it.");
+        var items = await ItemPipeline.PrepareAsync(images.Select(x => (x.Image, x.Image.Tags.GetValueOrDefault("prompt") ?? ctx.Stage.DefaultPrompt ?? "")).ToList(), ct);
+        foreach (var component in ctx.Planned.Components)
+        {
+            using var judge = ctx.Create<IJudge>(component);
+            var info = judge.Info;
+            var configKey = ResultCache.Key("judge", info.Name, info.Version, ResultCache.CanonicalJson(component.Options));
+            using var cache = ctx.OpenCache("judgements", info.Name, configKey);
+            var results = await ItemPipeline.RunAsync(ctx, info.Name, items, cache, ctx.Stage.BatchSize ?? judge.PreferredBatchSize,
+                async (batch, token) =>
+                {
+                    var judged = await judge.JudgeAsync(batch.Select(i => i.Image).ToList(), token);
+                    return judged.Select(r => r.IsSuccess ? ((JsonNode?)ToJson(r.Value!), (string?)null) : (null, r.Error)).ToList();
+                }, ct);
+            var table = new DataTable(ctx.Planned.Components.Count == 1 ? ctx.Stage.Id : $"{ctx.Stage.Id}-{info.Name}");
+            table.Add("image_id", items.Select(i => (string?)i.Image.Id).ToArray());
+            table.Add("judge", items.Select(_ => (string?)info.Name).ToArray());
+            table.Add("label", results.Select(r => r.Value?["label"]?.GetValue<string>()).ToArray());
+            foreach (var label in info.Labels)
+                table.Add($"p_{label}", results.Select(r => r.Value?["probabilities"]?[label]?.GetValue<double>() ?? double.NaN).ToArray());
+            table.Add("rationale", results.Select(r => r.Value?["rationale"]?.GetValue<string>()).ToArray());
+            table.Add("error", results.Select(r => r.Error).ToArray());
+            ctx.Output.Tables.Add(table);
+        }
+        ctx.Output.Images.AddRange(images.Select(x => x.Image));
+    }
+
+    private static JsonObject ToJson(Judgement j) => new()
+    {
+        ["label"] = j.Label,
+        ["probabilities"] = new JsonObject(j.Probabilities.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value)))),
+        ["rationale"] = j.Rationale,
+    };
+}
