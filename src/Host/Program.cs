@@ -12,7 +12,9 @@ public static class Program
 {
     public const int ExitOk = 0, ExitFailed = 1, ExitInvalidConfig = 2, ExitCancelled = 130;
 
-    public static Task<int> Main(string[] args) => BuildCommandLine().Parse(args).InvokeAsync();
+    public static Task<int> Main(string[] args) =>
+        // On Ctrl-C the command's token is cancelled; give the run time to record 'cancelled' and write its report.
+        BuildCommandLine().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
 
     public static RootCommand BuildCommandLine()
     {

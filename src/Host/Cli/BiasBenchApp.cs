@@ -70,6 +70,9 @@ public sealed class BiasBenchApp : IAsyncDisposable
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddHttpClient();
+        // Ctrl-C belongs to the CLI (System.CommandLine cancels the command's token, the run stops cleanly and
+        // records 'cancelled'); the default console lifetime would swallow SIGINT and let the run carry on.
+        builder.Services.AddSingleton<IHostLifetime, CommandLineLifetime>();
 
         var catalog = new PluginCatalog();
         var bootLogger = new Serilog.Extensions.Logging.SerilogLoggerFactory(serilog).CreateLogger("BiasBench.Plugins");
@@ -234,5 +237,11 @@ public sealed class BiasBenchApp : IAsyncDisposable
         await _host.StopAsync();
         _host.Dispose();
         LogFile.Dispose();
+    }
+
+    private sealed class CommandLineLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
