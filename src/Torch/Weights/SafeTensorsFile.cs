@@ -55,18 +55,21 @@ public sealed class SafeTensorsFile : IDisposable
                     foreach (var m in prop.Value.EnumerateObject()) metadata[m.Name] = m.Value.ToString();
                     continue;
                 }
-                var dtype = prop.Value.GetProperty("dtype").GetString()!;
+                var dtype = prop.Value.GetProperty("dtype").GetString()
+                    ?? throw new InvalidDataException($"{path}: tensor '{prop.Name}' has a null dtype.");
                 var shape = prop.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
                 var offsets = prop.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+                if (offsets.Length != 2 || shape.Any(d => d < 0))
+                    throw new InvalidDataException($"{path}: tensor '{prop.Name}' needs two data_offsets and a non-negative shape, got offsets [{string.Join(", ", offsets)}], shape [{string.Join(", ", shape)}].");
                 var entry = new SafeTensorEntry(prop.Name, dtype, shape, offsets[0], offsets[1]);
-                var expected = entry.ElementCount * DTypeSize(dtype, path, prop.Name);
-                if (offsets.Length != 2 || entry.Begin < 0 || entry.End < entry.Begin || dataStart + entry.End > length || entry.ByteLength != expected)
+                var expected = checked(entry.ElementCount * DTypeSize(dtype, path, prop.Name));
+                if (entry.Begin < 0 || entry.End < entry.Begin || dataStart + entry.End > length || entry.ByteLength != expected)
                     throw new InvalidDataException($"{path}: tensor '{prop.Name}' has offsets [{string.Join(", ", offsets)}] inconsistent with dtype {dtype}, shape [{string.Join(", ", shape)}] and file size {length}.");
                 entries[prop.Name] = entry;
             }
             return new SafeTensorsFile(path, map, view, dataStart, entries, metadata);
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or OverflowException)
         {
             view.Dispose(); map.Dispose();
             throw new InvalidDataException($"{path}: malformed safetensors header: {e.Message}", e);
@@ -121,6 +124,59 @@ public sealed class SafeTensorsFile : IDisposable
         }
         return result;
     }
+
+    /// <summary>
+    /// Writes tensors in the safetensors format (names sorted, data 8-byte aligned via header padding), e.g. to
+    /// convert a PyTorch checkpoint once into a format that needs no unpickling.
+    /// </summary>
+    public static void Save(string path, IReadOnlyDictionary<string, torch.Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var names = tensors.Keys.OrderBy(n => n, StringComparer.Ordinal).ToList();
+        var header = new Dictionary<string, object>(StringComparer.Ordinal);
+        if (metadata is { Count: > 0 }) header["__metadata__"] = metadata;
+        long offset = 0;
+        var contiguous = new List<torch.Tensor>();
+        try
+        {
+            foreach (var name in names)
+            {
+                var t = tensors[name].cpu().contiguous();
+                contiguous.Add(t);
+                var nbytes = t.NumberOfElements * t.ElementSize;
+                header[name] = new { dtype = ToSafeTensorsDType(t.dtype, name), shape = t.shape, data_offsets = new[] { offset, offset + nbytes } };
+                offset += nbytes;
+            }
+            var json = JsonSerializer.SerializeToUtf8Bytes(header);
+            var padded = (json.Length + 7) / 8 * 8;
+            using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+            Span<byte> lengthBytes = stackalloc byte[8];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(lengthBytes, padded);
+            stream.Write(lengthBytes);
+            stream.Write(json);
+            for (var i = json.Length; i < padded; i++) stream.WriteByte((byte)' ');
+            foreach (var t in contiguous)
+                if (t.NumberOfElements > 0) stream.Write(t.bytes);
+        }
+        finally
+        {
+            foreach (var t in contiguous) t.Dispose();
+        }
+    }
+
+    public static string ToSafeTensorsDType(torch.ScalarType dtype, string tensorName = "") => dtype switch
+    {
+        torch.ScalarType.Float64 => "F64",
+        torch.ScalarType.Float32 => "F32",
+        torch.ScalarType.Float16 => "F16",
+        torch.ScalarType.BFloat16 => "BF16",
+        torch.ScalarType.Int64 => "I64",
+        torch.ScalarType.Int32 => "I32",
+        torch.ScalarType.Int16 => "I16",
+        torch.ScalarType.Int8 => "I8",
+        torch.ScalarType.Byte => "U8",
+        torch.ScalarType.Bool => "BOOL",
+        _ => throw new NotSupportedException($"Tensor '{tensorName}': dtype {dtype} cannot be stored in safetensors."),
+    };
 
     public static torch.ScalarType ToScalarType(string dtype, string tensorName = "") => dtype switch
     {
