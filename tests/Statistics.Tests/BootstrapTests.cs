@@ -1,0 +1,72 @@
+namespace BiasBench.Statistics.Tests;
+
+public class BootstrapTests
+{
+    private static (double[] X, double[] Y, double[] Z) Sample(int n, int seed, double rho)
+    {
+        var rng = new Random(seed);
+        var x = new double[n];
+        var y = new double[n];
+        var z = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            double a = Normal(rng), b = Normal(rng);
+            z[i] = Normal(rng);
+            x[i] = a + z[i];
+            y[i] = rho * a + Math.Sqrt(1 - rho * rho) * b + z[i];
+        }
+        return (x, y, z);
+    }
+
+    private static double Normal(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+
+    [Theory]
+    [InlineData(BootstrapMethod.Percentile)]
+    [InlineData(BootstrapMethod.Bca)]
+    public void SameSeedGivesSameIntervalAndTheIntervalBracketsTheEstimate(BootstrapMethod method)
+    {
+        var (x, y, _) = Sample(300, 1, 0.5);
+        var first = Bootstrap.CorrelationCi(x, y, CorrelationMethod.Pearson, method, resamples: 500, seed: 42);
+        var again = Bootstrap.CorrelationCi(x, y, CorrelationMethod.Pearson, method, resamples: 500, seed: 42);
+        var other = Bootstrap.CorrelationCi(x, y, CorrelationMethod.Pearson, method, resamples: 500, seed: 43);
+        Assert.Equal(first, again);
+        Assert.NotEqual(first.Lower, other.Lower);
+        Assert.Equal(Correlation.Pearson(x, y).R, first.Estimate, 12);
+        Assert.True(first.Lower < first.Estimate && first.Estimate < first.Upper);
+        Assert.Equal(method == BootstrapMethod.Bca, first.Acceleration is not null);
+    }
+
+    [Fact]
+    public void PercentileIntervalWidthMatchesFisherZApproximation()
+    {
+        // For bivariate normal data, the 95% CI of r is about tanh(atanh r +- 1.96 / sqrt(n - 3)).
+        var (x, y, _) = Sample(2000, 7, 0.5);
+        var ci = Bootstrap.CorrelationCi(x, y, CorrelationMethod.Pearson, BootstrapMethod.Percentile, resamples: 1000, seed: 1);
+        double r = ci.Estimate;
+        double lower = Math.Tanh(Math.Atanh(r) - 1.96 / Math.Sqrt(2000 - 3)), upper = Math.Tanh(Math.Atanh(r) + 1.96 / Math.Sqrt(2000 - 3));
+        Assert.Equal(upper - lower, ci.Upper - ci.Lower, 0.2 * (upper - lower));
+        Assert.Equal((upper + lower) / 2, (ci.Upper + ci.Lower) / 2, 0.01);
+    }
+
+    [Fact]
+    public void PartialCorrelationIntervalCoversTheTruePartialCorrelation()
+    {
+        // x = a + z, y = rho a + sqrt(1 - rho^2) b + z: given z, corr(x, y) = rho.
+        var (x, y, z) = Sample(600, 3, 0.4);
+        var ci = Bootstrap.PartialCorrelationCi(x, y, new[] { z }, BootstrapMethod.Bca, resamples: 400, seed: 5);
+        Assert.Equal(Correlation.Partial(x, y, new[] { z }).R, ci.Estimate, 12);
+        Assert.True(ci.Lower < 0.4 && 0.4 < ci.Upper, $"[{ci.Lower}, {ci.Upper}]");
+        var spearman = Bootstrap.CorrelationCi(x, y, CorrelationMethod.Spearman, BootstrapMethod.Bca, resamples: 300, seed: 5);
+        Assert.True(spearman.Lower < spearman.Estimate && spearman.Estimate < spearman.Upper);
+    }
+
+    [Fact]
+    public void DegenerateDataIsRejected()
+    {
+        var x = new double[] { 1, 2, 3, 4, 5, 6 };
+        Assert.Throws<DegenerateDataException>(() => Bootstrap.CorrelationCi(x, new double[] { 1, 1, 1, 1, 1, 1 }, resamples: 200));
+        // A single differing value: most resamples still vary, but many do not.
+        var almost = new double[] { 0, 0, 0, 0, 0, 1 };
+        Assert.Throws<DegenerateDataException>(() => Bootstrap.CorrelationCi(x, almost, resamples: 200));
+    }
+}
