@@ -77,7 +77,8 @@ public static class Program
             foreach (var p in app.Catalog.Plugins)
             {
                 var comps = app.Catalog.Components.Where(c => c.Plugin == p).Select(c => $"{ExperimentValidator.Describe(c.Descriptor.Kind)} [bold]{Markup.Escape(c.Descriptor.Name)}[/] {Markup.Escape(c.Descriptor.Version)}");
-                table.AddRow(Markup.Escape(p.Name), Markup.Escape(p.Version), Markup.Escape($"{(p.BuiltIn ? "built-in" : "external")}: {p.Path}"),
+                var folder = Path.GetRelativePath(Directory.GetCurrentDirectory(), Path.GetDirectoryName(p.Path) ?? p.Path);
+                table.AddRow(Markup.Escape(p.Name), Markup.Escape(p.Version), Markup.Escape($"{(p.BuiltIn ? "built-in" : "external")}: {folder}"),
                     p.Error is null ? string.Join("\n", comps) : $"[red]not loaded: {Markup.Escape(p.Error)}[/]");
             }
             AnsiConsole.Write(table);
