@@ -14,5 +14,8 @@ public sealed class DatasetsPlugin : IBiasBenchPlugin
         registrar.AddDataset<ImageFolderOptions>("image-folder", Version,
             "A folder of images (ids = relative paths), optionally with one prompt for all.",
             (_, o) => new ImageFolderDataset(o));
+        registrar.AddDataset<HackathonScoresOptions>("hackathon-scores", Version,
+            "The AI Manipulation Hackathon score tables (SDXL/FLUX: image_path, prompt, attractiveness 0/1/2, reward columns); adds image_id, seed and condition.",
+            (_, o) => new HackathonScoresDataset(o));
     }
 }
