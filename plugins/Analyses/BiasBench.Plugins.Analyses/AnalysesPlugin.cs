@@ -14,5 +14,14 @@ public sealed class AnalysesPlugin : IBiasBenchPlugin
         registrar.AddAnalysis<PromptCondition.PromptConditionEffectOptions>("prompt-condition-effect", Version,
             "Same seed, prompts differing only in 'attractive'/'unattractive': means by condition, paired t and Wilcoxon per seed pair, Friedman, effect sizes, slope plot.",
             (_, o) => new PromptCondition.PromptConditionEffectAnalysis(o));
+        registrar.AddAnalysis<ProportionShift.ProportionShiftOptions>("proportion-shift", Version,
+            "Share of items with a property before vs after (e.g. judged attractive before/after fine-tuning): two-proportion z, Wilson and Newcombe intervals.",
+            (_, o) => new ProportionShift.ProportionShiftAnalysis(o));
+        registrar.AddAnalysis<JudgeBias.JudgeBiasOptions>("judge-bias", Version,
+            "Logistic regression of a judge's binary verdict on attractiveness and covariates: coefficients, SEs, p-values, odds ratios with CIs.",
+            (_, o) => new JudgeBias.JudgeBiasAnalysis(o));
+        registrar.AddAnalysis<DatasetSummary.DatasetSummaryOptions>("dataset-summary", Version,
+            "Group means, one-way ANOVA F and Kruskal-Wallis H (e.g. SCUT-FBP5500 by AF/AM/CF/CM).",
+            (_, o) => new DatasetSummary.DatasetSummaryAnalysis(o));
     }
 }
