@@ -1,0 +1,133 @@
+namespace BiasBench.Imaging;
+
+/// <summary>
+/// Weights of PyTorch's <c>_upsample_bicubic2d_aa</c> (align_corners=False), i.e. what torchvision's tensor
+/// <c>Resize(..., BICUBIC, antialias=True)</c> runs: per output index, center = scale * (i + 0.5), support = 2 * scale when
+/// downsampling (2 otherwise), Keys cubic with a = -0.5 evaluated at (j + xmin - center + 0.5) / max(scale, 1),
+/// normalised to sum 1. Computed in float like PyTorch does for float32 inputs (UpSampleKernel.cpp, _compute_weights_aa).
+/// </summary>
+public sealed class AntialiasBicubic
+{
+    private AntialiasBicubic(int inSize, int outSize, int ksize, int[] starts, int[] counts, float[] weights)
+    {
+        InSize = inSize; OutSize = outSize; KSize = ksize; Starts = starts; Counts = counts; Weights = weights;
+    }
+
+    public int InSize { get; }
+    public int OutSize { get; }
+    /// <summary>Stride of <see cref="Weights"/> per output index.</summary>
+    public int KSize { get; }
+    /// <summary>First input index used by each output index.</summary>
+    public int[] Starts { get; }
+    /// <summary>Number of input indices used by each output index.</summary>
+    public int[] Counts { get; }
+    /// <summary>Weights, <see cref="KSize"/> per output index (zero beyond <see cref="Counts"/>).</summary>
+    public float[] Weights { get; }
+
+    public static AntialiasBicubic Compute(int inSize, int outSize)
+    {
+        if (inSize <= 0 || outSize <= 0)
+            throw new ArgumentOutOfRangeException(nameof(outSize), $"Resize sizes must be positive, got {inSize} -> {outSize}.");
+        const float interpSize = 4f; // bicubic
+        float scale = (float)inSize / outSize;
+        float support = scale >= 1.0f ? interpSize * 0.5f * scale : interpSize * 0.5f;
+        int ksize = (int)Math.Ceiling(support) * 2 + 1;
+        float invscale = scale >= 1.0f ? 1.0f / scale : 1.0f;
+        var starts = new int[outSize];
+        var counts = new int[outSize];
+        var weights = new float[checked(outSize * ksize)];
+        for (int i = 0; i < outSize; i++)
+        {
+            // Mirrors the C++ promotions: the 0.5 literals are double, the stored values float.
+            float center = (float)(scale * (i + 0.5));
+            int xmin = Math.Max((int)((double)(center - support) + 0.5), 0);
+            int xsize = Math.Min((int)((double)(center + support) + 0.5), inSize) - xmin;
+            var w = weights.AsSpan(i * ksize, ksize);
+            float total = 0f;
+            for (int j = 0; j < xsize; j++)
+            {
+                float v = Filter((float)(((double)((float)(j + xmin) - center) + 0.5) * invscale));
+                w[j] = v;
+                total += v;
+            }
+            if (total != 0f)
+                for (int j = 0; j < xsize; j++) w[j] /= total;
+            starts[i] = xmin;
+            counts[i] = xsize;
+        }
+        return new AntialiasBicubic(inSize, outSize, ksize, starts, counts, weights);
+    }
+
+    private static float Filter(float x)
+    {
+        const float a = -0.5f;
+        x = Math.Abs(x);
+        if (x < 1.0f) return ((a + 2) * x - (a + 3)) * x * x + 1;
+        if (x < 2.0f) return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+        return 0f;
+    }
+
+    /// <summary>Dense [OutSize, InSize] matrix of the weights (row-major), for a matmul-based differentiable resize.</summary>
+    public float[] ToDenseMatrix()
+    {
+        var m = new float[checked(OutSize * InSize)];
+        for (int i = 0; i < OutSize; i++)
+            for (int j = 0; j < Counts[i]; j++)
+                m[i * InSize + Starts[i] + j] = Weights[i * KSize + j];
+        return m;
+    }
+
+    /// <summary>
+    /// Resizes a float CHW image (horizontal pass first, then vertical, skipping a pass whose size does not change, as
+    /// PyTorch's separable kernel does). No clamping: torchvision only clamps uint8 outputs.
+    /// </summary>
+    public static float[] ResizeChw(float[] src, int channels, int height, int width, int outHeight, int outWidth)
+    {
+        if (src.Length != checked(channels * height * width))
+            throw new ArgumentException($"Expected {channels}x{height}x{width} = {channels * height * width} floats, got {src.Length}.", nameof(src));
+        float[] cur = src;
+        int curW = width;
+        if (outWidth != width)
+        {
+            var wx = Compute(width, outWidth);
+            var tmp = new float[checked(channels * height * outWidth)];
+            Parallel.For(0, channels * height, row =>
+            {
+                var inRow = cur.AsSpan(row * width, width);
+                var outRow = tmp.AsSpan(row * outWidth, outWidth);
+                for (int o = 0; o < outWidth; o++)
+                {
+                    int s = wx.Starts[o], n = wx.Counts[o];
+                    var k = wx.Weights.AsSpan(o * wx.KSize, n);
+                    float t = inRow[s] * k[0];
+                    for (int j = 1; j < n; j++) t += inRow[s + j] * k[j];
+                    outRow[o] = t;
+                }
+            });
+            cur = tmp; curW = outWidth;
+        }
+        if (outHeight != height)
+        {
+            var wy = Compute(height, outHeight);
+            var tmp = new float[checked(channels * outHeight * curW)];
+            var input = cur;
+            Parallel.For(0, channels * outHeight, row =>
+            {
+                int c = row / outHeight, o = row % outHeight;
+                int s = wy.Starts[o], n = wy.Counts[o];
+                var k = wy.Weights.AsSpan(o * wy.KSize, n);
+                var outRow = tmp.AsSpan(row * curW, curW);
+                var first = input.AsSpan((c * height + s) * curW, curW);
+                for (int x = 0; x < curW; x++) outRow[x] = first[x] * k[0];
+                for (int j = 1; j < n; j++)
+                {
+                    var inRow = input.AsSpan((c * height + s + j) * curW, curW);
+                    float kj = k[j];
+                    for (int x = 0; x < curW; x++) outRow[x] += inRow[x] * kj;
+                }
+            });
+            cur = tmp;
+        }
+        return ReferenceEquals(cur, src) ? (float[])src.Clone() : cur;
+    }
+}

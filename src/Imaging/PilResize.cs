@@ -1,0 +1,151 @@
+using BiasBench.Abstractions;
+
+namespace BiasBench.Imaging;
+
+/// <summary>
+/// Bit-exact port of Pillow's <c>ImagingResample</c> (src/libImaging/Resample.c) for 8-bit RGB: separable, horizontal
+/// pass first, the filter support widened by the scale when downscaling (antialias), coefficients normalised in double
+/// and then converted to fixed point with PRECISION_BITS = 32 - 8 - 2, accumulation in int starting at 1/2, clip8.
+/// </summary>
+public static class PilResize
+{
+    private const int PrecisionBits = 32 - 8 - 2;
+
+    /// <summary>Pillow's <c>Image.resize((width, height), Image.BICUBIC)</c> on an RGB image.</summary>
+    public static RgbImage Bicubic(RgbImage src, int width, int height)
+    {
+        ArgumentNullException.ThrowIfNull(src);
+        if (width <= 0 || height <= 0)
+            throw new ArgumentOutOfRangeException(nameof(width), $"Target size must be positive, got {width}x{height}.");
+        // Pillow returns a copy when nothing changes.
+        if (width == src.Width && height == src.Height) return new RgbImage(width, height, (byte[])src.Pixels.Clone());
+
+        var (ksizeV, boundsV, kkV) = PrecomputeCoeffs(src.Height, 0f, src.Height, height, Bicubic2);
+        int yFirst = boundsV[0];
+        int yLast = boundsV[(height - 1) * 2] + boundsV[(height - 1) * 2 + 1];
+
+        byte[] current = src.Pixels;
+        int curW = src.Width, curH = src.Height;
+        if (width != src.Width)
+        {
+            var (ksizeH, boundsH, kkH) = PrecomputeCoeffs(src.Width, 0f, src.Width, width, Bicubic2);
+            for (int i = 0; i < height; i++) boundsV[i * 2] -= yFirst;
+            int tempH = yLast - yFirst;
+            var temp = new byte[checked(width * tempH * 3)];
+            Horizontal(src.Pixels, src.Width, temp, width, tempH, yFirst, ksizeH, boundsH, kkH);
+            current = temp; curW = width; curH = tempH;
+        }
+
+        if (height != src.Height)
+        {
+            var output = new byte[checked(curW * height * 3)];
+            Vertical(current, curW, output, height, ksizeV, boundsV, kkV);
+            return new RgbImage(curW, height, output);
+        }
+        // Only the horizontal pass ran (yFirst == 0 and all rows kept).
+        return new RgbImage(curW, curH, current);
+    }
+
+    private static double Bicubic2(double x)
+    {
+        const double a = -0.5;
+        if (x < 0.0) x = -x;
+        if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+        if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+        return 0.0;
+    }
+
+    /// <summary>Pillow's precompute_coeffs followed by normalize_coeffs_8bpc (support 2 for bicubic).</summary>
+    private static (int ksize, int[] bounds, int[] kk) PrecomputeCoeffs(int inSize, float in0, float in1, int outSize, Func<double, double> filter)
+    {
+        const double filterSupport = 2.0;
+        double scale = (double)(in1 - in0) / outSize;
+        double filterscale = scale < 1.0 ? 1.0 : scale;
+        double support = filterSupport * filterscale;
+        int ksize = (int)Math.Ceiling(support) * 2 + 1;
+        var bounds = new int[outSize * 2];
+        var kk = new int[checked(outSize * ksize)];
+        Span<double> k = ksize <= 512 ? stackalloc double[ksize] : new double[ksize];
+        for (int xx = 0; xx < outSize; xx++)
+        {
+            double center = in0 + (xx + 0.5) * scale;
+            double ww = 0.0;
+            double ss = 1.0 / filterscale;
+            int xmin = (int)(center - support + 0.5);
+            if (xmin < 0) xmin = 0;
+            int xmax = (int)(center + support + 0.5);
+            if (xmax > inSize) xmax = inSize;
+            xmax -= xmin;
+            for (int x = 0; x < xmax; x++)
+            {
+                double w = filter((x + xmin - center + 0.5) * ss);
+                k[x] = w;
+                ww += w;
+            }
+            for (int x = 0; x < xmax; x++)
+                if (ww != 0.0) k[x] /= ww;
+            for (int x = 0; x < ksize; x++)
+            {
+                double v = x < xmax ? k[x] : 0.0;
+                // C's (int) cast truncates toward zero, as does C#'s.
+                kk[xx * ksize + x] = v < 0 ? (int)(-0.5 + v * (1 << PrecisionBits)) : (int)(0.5 + v * (1 << PrecisionBits));
+            }
+            bounds[xx * 2] = xmin;
+            bounds[xx * 2 + 1] = xmax;
+        }
+        return (ksize, bounds, kk);
+    }
+
+    private static byte Clip8(int v)
+    {
+        int s = v >> PrecisionBits; // arithmetic shift, as in Pillow's lookup-table index
+        return s < 0 ? (byte)0 : s > 255 ? (byte)255 : (byte)s;
+    }
+
+    private static void Horizontal(byte[] src, int srcW, byte[] dst, int dstW, int dstH, int rowOffset, int ksize, int[] bounds, int[] kk)
+    {
+        Parallel.For(0, dstH, yy =>
+        {
+            var inRow = src.AsSpan((yy + rowOffset) * srcW * 3, srcW * 3);
+            var outRow = dst.AsSpan(yy * dstW * 3, dstW * 3);
+            for (int xx = 0; xx < dstW; xx++)
+            {
+                int xmin = bounds[xx * 2], xmax = bounds[xx * 2 + 1];
+                var k = kk.AsSpan(xx * ksize, ksize);
+                int ss0 = 1 << (PrecisionBits - 1), ss1 = ss0, ss2 = ss0;
+                for (int x = 0; x < xmax; x++)
+                {
+                    int p = (x + xmin) * 3;
+                    int kx = k[x];
+                    ss0 += inRow[p] * kx;
+                    ss1 += inRow[p + 1] * kx;
+                    ss2 += inRow[p + 2] * kx;
+                }
+                outRow[xx * 3] = Clip8(ss0);
+                outRow[xx * 3 + 1] = Clip8(ss1);
+                outRow[xx * 3 + 2] = Clip8(ss2);
+            }
+        });
+    }
+
+    private static void Vertical(byte[] src, int w, byte[] dst, int dstH, int ksize, int[] bounds, int[] kk)
+    {
+        int rowLen = w * 3;
+        // Row-wise accumulation (same sums as Pillow's per-pixel loop, cache-friendly order).
+        Parallel.For(0, dstH, () => new int[rowLen], (yy, _, acc) =>
+        {
+            int ymin = bounds[yy * 2], ymax = bounds[yy * 2 + 1];
+            var k = kk.AsSpan(yy * ksize, ksize);
+            acc.AsSpan().Fill(1 << (PrecisionBits - 1));
+            for (int y = 0; y < ymax; y++)
+            {
+                int ky = k[y];
+                var inRow = src.AsSpan((y + ymin) * rowLen, rowLen);
+                for (int i = 0; i < rowLen; i++) acc[i] += inRow[i] * ky;
+            }
+            var outRow = dst.AsSpan(yy * rowLen, rowLen);
+            for (int i = 0; i < rowLen; i++) outRow[i] = Clip8(acc[i]);
+            return acc;
+        }, _ => { });
+    }
+}
