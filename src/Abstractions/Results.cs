@@ -12,6 +12,10 @@ public readonly record struct ItemResult<T>
     public string? Error { get; }
     public bool IsSuccess => Error is null;
 
+    /// <summary>A remark on a successful item the user should see (e.g. "prompt truncated to 35 tokens").</summary>
+    public string? Note { get; init; }
+
     public static ItemResult<T> Success(T value) => new(value, null);
+    public static ItemResult<T> Success(T value, string? note) => new(value, null) { Note = note };
     public static ItemResult<T> Failure(string error) => new(default, string.IsNullOrWhiteSpace(error) ? "unknown error" : error);
 }

@@ -19,7 +19,7 @@ internal static class ScoreStage
         var items = await ItemPipeline.PrepareAsync(inputs, ct);
 
         var longIds = new List<string?>(); var longPrompts = new List<string?>(); var longModels = new List<string?>();
-        var longVersions = new List<string?>(); var longScores = new List<double>(); var longErrors = new List<string?>();
+        var longVersions = new List<string?>(); var longScores = new List<double>(); var longErrors = new List<string?>(); var longNotes = new List<string?>();
         var wide = new DataTable(ctx.Stage.Id) { Caption = "Reward scores, one column per model (NaN = failed item; see the errors column of the long table)." };
         wide.Add("image_id", items.Select(i => (string?)i.Image.Id).ToArray());
         wide.Add("prompt", items.Select(i => (string?)i.Prompt).ToArray());
@@ -37,21 +37,30 @@ internal static class ScoreStage
                 async (batch, token) =>
                 {
                     var scored = await model.ScoreAsync(batch.Select(i => new RewardRequest(i.Image, i.Prompt)).ToList(), token);
+                    // A note (e.g. a truncated prompt) travels with the cached score: {"score": x, "note": "..."}.
                     return scored.Select(r => r.IsSuccess
-                        ? double.IsFinite(r.Value) ? ((JsonNode?)JsonValue.Create(r.Value), (string?)null) : (null, $"non-finite score {r.Value}")
+                        ? double.IsFinite(r.Value)
+                            ? (r.Note is null ? (JsonNode?)JsonValue.Create(r.Value) : new JsonObject { ["score"] = r.Value, ["note"] = r.Note }, (string?)null)
+                            : (null, $"non-finite score {r.Value}")
                         : (null, r.Error)).ToList();
                 }, ct);
 
             var column = new double[items.Count];
+            var notes = 0; string? firstNote = null;
             for (var i = 0; i < items.Count; i++)
             {
                 var (value, error) = results[i];
-                column[i] = value?.GetValue<double>() ?? double.NaN;
+                var note = value is JsonObject withNote ? withNote["note"]?.GetValue<string>() : null;
+                column[i] = value switch { JsonObject o => o["score"]!.GetValue<double>(), null => double.NaN, _ => value.GetValue<double>() };
+                if (note is not null) { notes++; firstNote ??= $"{items[i].Image.Id}: {note}"; }
+                longNotes.Add(note);
                 longIds.Add(items[i].Image.Id); longPrompts.Add(items[i].Prompt); longModels.Add(info.Name);
                 longVersions.Add(info.Version); longScores.Add(column[i]); longErrors.Add(error);
             }
             var name = wide.Contains(info.Name) ? $"{info.Name}_{component.Component.Descriptor.Name}" : info.Name;
             wide.Add(name, column);
+            if (notes > 0)
+                ctx.Output.Warnings.Add($"{info.Name}: {notes} of {items.Count} item(s) carry a note (see the note column of {ctx.Stage.Id}-long); first: {firstNote}");
             var failed = results.Count(r => r.Error is not null);
             if (failed > 0)
                 ctx.Output.Warnings.Add($"{info.Name}: {failed} of {items.Count} item(s) failed; first: {results.First(r => r.Error is not null).Error}");
@@ -63,6 +72,6 @@ internal static class ScoreStage
                 Caption = "One row per image x reward model.",
             }
             .Add("image_id", longIds.ToArray()).Add("prompt", longPrompts.ToArray()).Add("model", longModels.ToArray())
-            .Add("model_version", longVersions.ToArray()).Add("score", longScores.ToArray()).Add("error", longErrors.ToArray()));
+            .Add("model_version", longVersions.ToArray()).Add("score", longScores.ToArray()).Add("error", longErrors.ToArray()).Add("note", longNotes.ToArray()));
     }
 }
