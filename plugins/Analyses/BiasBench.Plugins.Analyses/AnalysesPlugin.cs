@@ -14,6 +14,9 @@ public sealed class AnalysesPlugin : IBiasBenchPlugin
         registrar.AddAnalysis<PromptCondition.PromptConditionEffectOptions>("prompt-condition-effect", Version,
             "Same seed, prompts differing only in 'attractive'/'unattractive': means by condition, paired t and Wilcoxon per seed pair, Friedman, effect sizes, slope plot.",
             (_, o) => new PromptCondition.PromptConditionEffectAnalysis(o));
+        registrar.AddAnalysis<AttributeBias.AttributeBiasOptions>("attribute-bias", Version,
+            "Scores joined to face attributes (CelebA, SCUT): Pearson/Spearman with BH q and Cohen's d per reward x attribute, partial correlations of the target attribute given covariate sets, OLS with HC3, stratified correlations, bootstrap CIs.",
+            (_, o) => new AttributeBias.AttributeBiasAnalysis(o));
         registrar.AddAnalysis<ProportionShift.ProportionShiftOptions>("proportion-shift", Version,
             "Share of items with a property before vs after (e.g. judged attractive before/after fine-tuning): two-proportion z, Wilson and Newcombe intervals.",
             (_, o) => new ProportionShift.ProportionShiftAnalysis(o));
