@@ -100,6 +100,7 @@ public static class Program
         root.Subcommands.Add(validate);
         root.Subcommands.Add(plugins);
         root.Subcommands.Add(schema);
+        root.Subcommands.Add(ModelsCommand.Create());
         return root;
     }
 

@@ -1,34 +1,20 @@
-using System.Globalization;
-using System.Text;
 using BiasBench.Abstractions;
+using BiasBench.Data;
 
 namespace BiasBench.Host.Runs;
 
-/// <summary>Table output for the run store (temporary local writers; to be replaced by BiasBench.Data writers).</summary>
+/// <summary>Table output for the run store; the formats themselves live in BiasBench.Data.</summary>
 public static class TableFiles
 {
-    public static void WriteCsv(DataTable t, string path)
-    {
-        var sb = new StringBuilder();
-        sb.AppendLine(string.Join(",", t.Columns.Select(c => Quote(c.Name))));
-        for (var r = 0; r < t.RowCount; r++) sb.AppendLine(string.Join(",", t.Columns.Select(c => Quote(c.FormatCell(r) ?? ""))));
-        File.WriteAllText(path, sb.ToString());
-    }
+    /// <summary>Report tables show numbers to 4 significant digits (the CSV and Parquet files keep full precision).</summary>
+    private const string DisplayFormat = "G4";
 
-    public static void WriteParquet(DataTable t, string path) { }
+    public static void WriteCsv(DataTable t, string path) => CsvTable.Write(t, path);
 
-    public static string ToMarkdown(DataTable t)
-    {
-        var sb = new StringBuilder();
-        sb.AppendLine("| " + string.Join(" | ", t.Columns.Select(c => c.Name)) + " |");
-        sb.AppendLine("|" + string.Join("|", t.Columns.Select(c => c.IsNumeric ? "---:" : "---")) + "|");
-        for (var r = 0; r < t.RowCount; r++) sb.AppendLine("| " + string.Join(" | ", t.Columns.Select(c => FormatForDisplay(c, r).Replace("|", "\\|"))) + " |");
-        return sb.ToString();
-    }
+    public static void WriteParquet(DataTable t, string path) => ParquetTable.Write(t, path);
 
-    public static string FormatForDisplay(DataColumn c, int r) => c is NumericColumn n
-        ? double.IsNaN(n[r]) ? "" : n[r].ToString("G4", CultureInfo.InvariantCulture)
-        : c.FormatCell(r) ?? "";
+    /// <summary>All rows: callers that show a table in a report cut it down themselves and say so.</summary>
+    public static string ToMarkdown(DataTable t) => MarkdownTable.Write(t, int.MaxValue, DisplayFormat);
 
-    private static string Quote(string s) => s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+    public static string FormatForDisplay(DataColumn c, int r) => MarkdownTable.Format(c, r, DisplayFormat);
 }
