@@ -1,0 +1,56 @@
+using BiasBench.TestSupport;
+
+namespace BiasBench.Plugins.Datasets.Tests;
+
+public class AttributeTablesTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task CelebA_first_20k_needs_allow_partial_and_maps_attributes_to_0_1()
+    {
+        var path = Fixtures.Data("celeba/list_attr_celeba_first20k.txt");
+        var strict = await Assert.ThrowsAnyAsync<FormatException>(() => new CelebAAttributesDataset(new CelebAAttributesOptions { Path = path }).LoadAsync(Ct));
+        Assert.Contains("declares", strict.Message);
+
+        var content = await new CelebAAttributesDataset(new CelebAAttributesOptions { Path = path, AllowPartial = true }).LoadAsync(Ct);
+        Assert.Equal(20_000, content.Table.RowCount);
+        Assert.Equal("000001", content.Table.Text("image_id")[0]);
+        Assert.Equal(42, content.Table.Columns.Count); // image_id, file, 40 attributes
+        Assert.All(content.Table.Numeric("Attractive").Values, v => Assert.True(v is 0 or 1));
+        Assert.Empty(content.Images);
+    }
+
+    [Fact]
+    public async Task Scut_labels_carry_the_group()
+    {
+        var content = await new ScutFbpDataset(new ScutFbpOptions { Path = Fixtures.Data("scut_fbp5500/All_labels.txt") }).LoadAsync(Ct);
+        Assert.Equal(5500, content.Table.RowCount);
+        Assert.Equal(new[] { "AF", "AM", "CF", "CM" }, content.Table.Text("group").Values.Distinct().Order().ToArray());
+    }
+
+    [Fact]
+    public async Task Score_table_keeps_requested_columns_and_names_missing_ones()
+    {
+        var path = Fixtures.File("stats/celeba_synthetic_scores.csv");
+        var content = await new ScoreTableDataset(new ScoreTableOptions { Path = path, Columns = ["hps", "pick_score"] }).LoadAsync(Ct);
+        Assert.Equal(new[] { "image_id", "pick_score", "hps" }, content.Table.Columns.Select(c => c.Name).ToArray());
+
+        var e = await Assert.ThrowsAsync<InvalidDataException>(() => new ScoreTableDataset(new ScoreTableOptions { Path = path, Columns = ["hsp"] }).LoadAsync(Ct));
+        Assert.Contains("hsp", e.Message);
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public async Task Score_table_derives_image_id_from_a_windows_path_column()
+    {
+        var dir = Directory.CreateTempSubdirectory("bb-scores").FullName;
+        var csv = Path.Combine(dir, "scores.csv");
+        File.WriteAllText(csv, "path,score\r\nC:\\\\data\\\\img\\\\000007.jpg,1.5\r\n/data/000008.png,2\r\n");
+        var content = await new ScoreTableDataset(new ScoreTableOptions { Path = csv, ImageIdColumn = "path" }).LoadAsync(Ct);
+        Assert.Equal(new[] { "000007", "000008" }, content.Table.Text("image_id").Values.Select(v => v!).ToArray());
+
+        var noId = await Assert.ThrowsAsync<InvalidDataException>(() => new ScoreTableDataset(new ScoreTableOptions { Path = csv }).LoadAsync(Ct));
+        Assert.Contains("image_id_column", noId.Message);
+    }
+}
