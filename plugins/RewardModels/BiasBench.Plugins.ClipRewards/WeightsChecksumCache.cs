@@ -6,23 +6,42 @@ namespace BiasBench.Plugins.ClipRewards;
 
 /// <summary>
 /// SHA-256 of weight files for <see cref="BiasBench.Abstractions.RewardModelInfo.WeightsChecksum"/>. Hashing a multi-GB
-/// checkpoint takes seconds, so each file's digest is cached beside it as <c>&lt;file&gt;.sha256</c> (sha256sum format)
-/// when the folder is writable; a sidecar older than its file is ignored and rewritten.
+/// checkpoint takes seconds, so digests are remembered in BiasBench's own cache folder (never beside the weights,
+/// which may be read-only or shared), keyed by the file's full path, size and modification time: any change to the
+/// file means a new key and a fresh hash.
 /// </summary>
 public static class WeightsChecksumCache
 {
-    public const string SidecarExtension = ".sha256";
+    /// <summary>Where digests are kept: $BIASBENCH_CHECKSUM_CACHE, else $XDG_CACHE_HOME/biasbench/checksums, else ~/.cache/biasbench/checksums.</summary>
+    public static string Directory
+    {
+        get
+        {
+            if (Environment.GetEnvironmentVariable("BIASBENCH_CHECKSUM_CACHE") is { Length: > 0 } explicitDir) return explicitDir;
+            var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+            var root = string.IsNullOrEmpty(xdg) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache") : xdg;
+            return Path.Combine(root, "biasbench", "checksums");
+        }
+    }
 
-    /// <summary>The file's lower-case hex SHA-256, from a fresh sidecar when there is one.</summary>
+    /// <summary>The file's lower-case hex SHA-256, from the cache when the file is unchanged.</summary>
     public static string FileSha256(string path)
     {
         var full = Path.GetFullPath(path);
-        if (!File.Exists(full)) throw new FileNotFoundException($"Weight file '{full}' does not exist.", full);
-        var sidecar = full + SidecarExtension;
-        if (TryReadSidecar(sidecar, full) is { } cached) return cached;
+        var info = new FileInfo(full);
+        if (!info.Exists) throw new FileNotFoundException($"Weight file '{full}' does not exist.", full);
+        var entry = EntryPath(info);
+        if (TryRead(entry) is { } cached) return cached;
         var digest = WeightFileChecksum.Sha256(full);
-        TryWriteSidecar(sidecar, full, digest);
+        TryWrite(entry, full, digest);
         return digest;
+    }
+
+    /// <summary>The cache entry for a file in its current state (path + size + mtime).</summary>
+    public static string EntryPath(FileInfo file)
+    {
+        var key = $"{file.FullName}\n{file.Length}\n{file.LastWriteTimeUtc.Ticks}";
+        return Path.Combine(Directory, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key))) + ".sha256");
     }
 
     /// <summary>
@@ -39,28 +58,27 @@ public static class WeightsChecksumCache
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(manifest)));
     }
 
-    private static string? TryReadSidecar(string sidecar, string weights)
+    private static string? TryRead(string entry)
     {
         try
         {
-            if (!File.Exists(sidecar) || File.GetLastWriteTimeUtc(sidecar) < File.GetLastWriteTimeUtc(weights)) return null;
-            var first = File.ReadLines(sidecar).FirstOrDefault()?.Trim();
-            if (first is null) return null;
-            var hex = first.Split(' ', 2)[0];
-            return hex.Length == 64 && hex.All(Uri.IsHexDigit) ? hex.ToLowerInvariant() : null;
+            if (!File.Exists(entry)) return null;
+            var hex = File.ReadLines(entry).FirstOrDefault()?.Trim().Split(' ', 2)[0];
+            return hex is { Length: 64 } && hex.All(Uri.IsHexDigit) ? hex.ToLowerInvariant() : null;
         }
         catch (IOException) { return null; }
         catch (UnauthorizedAccessException) { return null; }
     }
 
-    private static void TryWriteSidecar(string sidecar, string weights, string digest)
+    private static void TryWrite(string entry, string weights, string digest)
     {
         try
         {
-            // Write then rename so a concurrent reader never sees half a line.
-            var temporary = sidecar + "." + Environment.ProcessId + ".tmp";
-            File.WriteAllText(temporary, $"{digest}  {Path.GetFileName(weights)}\n");
-            File.Move(temporary, sidecar, overwrite: true);
+            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(entry)!);
+            // Write then rename so a concurrent reader never sees half a line. A cache that cannot be written only costs time.
+            var temporary = entry + "." + Environment.ProcessId + ".tmp";
+            File.WriteAllText(temporary, $"{digest}  {weights}\n");
+            File.Move(temporary, entry, overwrite: true);
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }

@@ -10,7 +10,7 @@ public sealed class WeightsChecksumCacheTests : IDisposable
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 
     [Fact]
-    public void ComputesSha256AndCachesItInASidecar()
+    public void ComputesSha256AndCachesItOutsideTheWeightsFolder()
     {
         var path = Path.Combine(_temp, "weights.bin");
         var bytes = Encoding.ASCII.GetBytes("not really weights");
@@ -18,19 +18,18 @@ public sealed class WeightsChecksumCacheTests : IDisposable
         var expected = Convert.ToHexStringLower(SHA256.HashData(bytes));
 
         Assert.Equal(expected, WeightsChecksumCache.FileSha256(path));
-        var sidecar = path + WeightsChecksumCache.SidecarExtension;
-        Assert.Equal($"{expected}  weights.bin", File.ReadAllText(sidecar).Trim());
+        Assert.Equal([path], Directory.GetFiles(_temp)); // nothing written beside the weights
+        var entry = WeightsChecksumCache.EntryPath(new FileInfo(path));
+        Assert.StartsWith(expected, File.ReadAllText(entry));
 
-        // A fresh sidecar is trusted (this one is deliberately wrong to prove it is read)...
+        // A cached entry is trusted for the unchanged file (this one is deliberately wrong to prove it is read)...
         var fake = new string('a', 64);
-        File.WriteAllText(sidecar, $"{fake}  weights.bin\n");
-        File.SetLastWriteTimeUtc(sidecar, File.GetLastWriteTimeUtc(path).AddSeconds(1));
+        File.WriteAllText(entry, $"{fake}  {path}\n");
         Assert.Equal(fake, WeightsChecksumCache.FileSha256(path));
 
-        // ...but one older than the weights is recomputed and rewritten.
-        File.SetLastWriteTimeUtc(sidecar, File.GetLastWriteTimeUtc(path).AddSeconds(-10));
-        Assert.Equal(expected, WeightsChecksumCache.FileSha256(path));
-        Assert.StartsWith(expected, File.ReadAllText(sidecar));
+        // ...but changing the file (size or time) gives a new key and a fresh hash.
+        File.WriteAllBytes(path, Encoding.ASCII.GetBytes("other weights!"));
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path))), WeightsChecksumCache.FileSha256(path));
     }
 
     [Fact]
