@@ -1,0 +1,116 @@
+using System.Text.Json;
+using BiasBench.Abstractions;
+using BiasBench.Torch.Backend;
+using BiasBench.Torch.Weights;
+using BiasBench.TestSupport;
+using static TorchSharp.torch;
+
+namespace BiasBench.Plugins.Onnx.Tests;
+
+public class OnnxRewardModelTests
+{
+    private const double Tolerance = 1e-4;
+
+    /// <summary>The ONNX model named in onnx_clip/ (the only .onnx file there).</summary>
+    private static string ModelPath() =>
+        Directory.GetFiles(Fixtures.Path_("onnx_clip"), "*.onnx").Single();
+
+    private static OnnxRewardOptions Options() => new()
+    {
+        ModelPath = ModelPath(),
+        BpeVocabPath = Fixtures.Data("tokenizers/clip_bpe_simple_vocab_16e6.txt.gz"),
+        TextCleaning = "huggingface",
+        PadId = 49407,
+        Output = "logits_per_image",
+        Reduce = "diagonal",
+    };
+
+    [Fact]
+    public void Every_output_matches_the_torch_reference_on_the_same_cases()
+    {
+        TorchBackend.EnsureInitialized();
+        var onnxCases = JsonDocument.Parse(File.ReadAllText(Fixtures.File("onnx_clip/cases.json"))).RootElement;
+        // "same_cases_as": the inputs and torch outputs live in another fixture folder.
+        var casesFile = Fixtures.File(onnxCases.GetProperty("same_cases_as").GetString()!);
+        using var cases = SafeTensorsFile.Open(casesFile);
+        using var scope = NewDisposeScope();
+        var pixels = cases.Load("pixel_values", ScalarType.Float32);
+        var ids = cases.Load("input_ids", ScalarType.Int64);
+        var mask = cases.Load("attention_mask", ScalarType.Int64);
+        using var model = new OnnxRewardModel(Options());
+        var outputs = model.Run(pixels.data<float>().ToArray(), (int)pixels.shape[0], ids.data<long>().ToArray(), mask.data<long>().ToArray(), (int)ids.shape[0]);
+
+        var names = onnxCases.GetProperty("outputs").EnumerateArray().Select(o => o.GetString()!.Split(' ')[0]).ToList();
+        Assert.NotEmpty(names);
+        foreach (var name in names)
+        {
+            var expected = cases.Load(name, ScalarType.Float32);
+            var (data, shape) = outputs[name];
+            Assert.Equal(expected.shape, shape);
+            var diff = expected.data<float>().ToArray().Zip(data, (e, a) => Math.Abs(e - a)).Max();
+            Assert.True(diff <= Tolerance, $"{name}: max |diff| {diff:E3} > {Tolerance}");
+        }
+    }
+
+    [Fact]
+    public async Task Scoring_images_from_files_matches_the_reference_diagonal()
+    {
+        TorchBackend.EnsureInitialized();
+        var clipCases = JsonDocument.Parse(File.ReadAllText(Fixtures.File("clip_hf/cases.json"))).RootElement;
+        var images = clipCases.GetProperty("images").EnumerateArray().Select(e => Fixtures.File(e.GetString()!)).ToList();
+        var prompts = clipCases.GetProperty("prompts").EnumerateArray().Select(e => e.GetString()!).ToList();
+        using var cases = SafeTensorsFile.Open(Fixtures.File("clip_hf/cases.safetensors"));
+        using var scope = NewDisposeScope();
+        var logits = cases.Load("logits_per_image", ScalarType.Float32); // [images, prompts]
+        using var model = new OnnxRewardModel(Options());
+        var requests = new List<RewardRequest>(); var expected = new List<float>();
+        for (var i = 0; i < images.Count; i++)
+        for (var p = 0; p < prompts.Count; p++)
+        {
+            requests.Add(new RewardRequest(ImageRef.FromFile($"i{i}", images[i]), prompts[p]));
+            expected.Add(logits[i, p].item<float>());
+        }
+        var results = await model.ScoreAsync(requests, TestContext.Current.CancellationToken);
+        for (var k = 0; k < results.Count; k++)
+        {
+            Assert.True(results[k].IsSuccess, results[k].Error);
+            // Decoded PNGs through the PIL-exact path: same end-to-end tolerance as the PickScore plugin.
+            Assert.True(Math.Abs(results[k].Value - expected[k]) <= 2e-3, $"pair {k}: {results[k].Value} vs {expected[k]}");
+        }
+        Assert.False(model.Info.Semantics.ComparableAcrossPrompts);
+        Assert.Equal(64, model.Info.WeightsChecksum!.Length);
+    }
+
+    [Fact]
+    public async Task A_bad_image_fails_only_its_item()
+    {
+        using var model = new OnnxRewardModel(Options());
+        var good = Fixtures.File("preprocess/crop.png");
+        var results = await model.ScoreAsync(
+            [new RewardRequest(ImageRef.FromBytes("junk", "not an image"u8.ToArray()), "a face"), new RewardRequest(ImageRef.FromFile("ok", good), "a face")],
+            TestContext.Current.CancellationToken);
+        Assert.False(results[0].IsSuccess);
+        Assert.Contains("junk", results[0].Error);
+        Assert.True(results[1].IsSuccess, results[1].Error);
+    }
+
+    [Fact]
+    public void Unmapped_inputs_and_unknown_outputs_are_named()
+    {
+        var noOutput = Assert.Throws<InvalidDataException>(() => new OnnxRewardModel(new OnnxRewardOptions
+        {
+            ModelPath = ModelPath(), BpeVocabPath = Options().BpeVocabPath, Output = "reward",
+        }));
+        Assert.Contains("no output 'reward'", noOutput.Message);
+        Assert.Contains("logits_per_image", noOutput.Message);
+
+        var noImage = Assert.Throws<InvalidDataException>(() => new OnnxRewardModel(new OnnxRewardOptions
+        {
+            ModelPath = ModelPath(), BpeVocabPath = Options().BpeVocabPath, ImageInput = "image",
+        }));
+        Assert.Contains("no input 'image'", noImage.Message);
+
+        var missing = Assert.Throws<FileNotFoundException>(() => new OnnxRewardModel(new OnnxRewardOptions { ModelPath = "/nonexistent/model.onnx" }));
+        Assert.Contains("/nonexistent/model.onnx", missing.Message);
+    }
+}
