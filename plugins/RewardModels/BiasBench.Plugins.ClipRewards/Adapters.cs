@@ -18,9 +18,9 @@ public sealed class ImagingClipPipeline(ClipImageTransform transform, int size, 
         _ => throw new ArgumentOutOfRangeException(nameof(transform), transform, null),
     };
 
-    public float[] Preprocess(ReadOnlyMemory<byte> encoded)
+    public float[] Preprocess(ReadOnlyMemory<byte> encoded, string sourceName = "image")
     {
-        var image = ImageDecoder.Decode(encoded.Span, "image", limits);
+        var image = ImageDecoder.Decode(encoded.Span, sourceName, limits);
         return ClipPreprocessing.Apply(image, Kind, size, null, null).Data;
     }
 

@@ -46,8 +46,9 @@ public interface IClipImagePipeline
     int Size { get; }
 
     /// <summary>Decodes an encoded image (JPEG, PNG, WebP...) and returns the normalised CHW float32 pixels
-    /// (3 x Size x Size values). Throws with the reason when the bytes cannot be decoded. Thread-safe.</summary>
-    float[] Preprocess(ReadOnlyMemory<byte> encoded);
+    /// (3 x Size x Size values). Throws, naming <paramref name="sourceName"/> and the reason, when the bytes cannot be
+    /// decoded. Thread-safe.</summary>
+    float[] Preprocess(ReadOnlyMemory<byte> encoded, string sourceName = "image");
 
     /// <summary>[N,3,H,W] in [0,1] -> normalised [N,3,Size,Size], differentiable with respect to the input.</summary>
     Tensor PreprocessTensor(Tensor images);

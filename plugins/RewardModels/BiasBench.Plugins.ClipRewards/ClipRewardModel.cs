@@ -168,12 +168,25 @@ public abstract class ClipRewardModel : IDifferentiableRewardModel
             .Select(c => (Start: c * PreferredBatchSize, Count: Math.Min(PreferredBatchSize, batch.Count - c * PreferredBatchSize)))
             .ToList();
         Task<float[]?[]>? next = chunks.Count > 0 ? PrepareAsync(batch, chunks[0], results, cancellationToken) : null;
-        for (var c = 0; c < chunks.Count; c++)
+        try
         {
-            var pixels = await next!.ConfigureAwait(false);
-            next = c + 1 < chunks.Count ? PrepareAsync(batch, chunks[c + 1], results, cancellationToken) : null;
-            cancellationToken.ThrowIfCancellationRequested();
-            ComputeChunk(batch, chunks[c].Start, pixels, results);
+            for (var c = 0; c < chunks.Count; c++)
+            {
+                var pixels = await next!.ConfigureAwait(false);
+                next = c + 1 < chunks.Count ? PrepareAsync(batch, chunks[c + 1], results, cancellationToken) : null;
+                cancellationToken.ThrowIfCancellationRequested();
+                ComputeChunk(batch, chunks[c].Start, pixels, results);
+            }
+        }
+        finally
+        {
+            // When the network throws or the run is cancelled, do not leave the next chunk's decoding running unobserved.
+            // Its own failure (usually the same cancellation) is secondary to the exception already propagating.
+            if (next is not null)
+            {
+                try { await next.ConfigureAwait(false); }
+                catch (Exception) when (next.IsCanceled || next.IsFaulted) { }
+            }
         }
         return results;
     }
@@ -196,10 +209,15 @@ public abstract class ClipRewardModel : IDifferentiableRewardModel
                 var i = chunk.Start + k;
                 if (bytes[k].Error is { } readError) { results[i] = ItemResult<double>.Failure(readError); return; }
                 if (UsesPrompt && batch[i].Prompt is null) { results[i] = ItemResult<double>.Failure($"image {batch[i].Image}: the prompt is null."); return; }
-                try { pixels[k] = _images.Preprocess(bytes[k].Bytes); }
+                try { pixels[k] = _images.Preprocess(bytes[k].Bytes, batch[i].Image.ToString()); }
+                catch (BiasBench.Imaging.ImageDecodeException e)
+                {
+                    // Its message already names the image and the reason.
+                    results[i] = ItemResult<double>.Failure(e.Message);
+                }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    results[i] = ItemResult<double>.Failure($"cannot decode image {batch[i].Image}: {e.Message}");
+                    results[i] = ItemResult<double>.Failure($"cannot preprocess image {batch[i].Image}: {e.Message}");
                 }
             });
             return pixels;

@@ -121,6 +121,19 @@ public sealed class ClipRewardModelTests(ITestOutputHelper output)
         Assert.Single(logger.Messages, m => m.Level == LogLevel.Warning && m.Text.Contains("truncated"));
     }
 
+    [Fact]
+    public async Task CancellationStopsTheBatchAndTheModelStaysUsable()
+    {
+        using var fixture = ClipRewardFixture.Open(ClipRewardFixture.OpenClip);
+        using var model = ClipRewardFactory.CreateHps(HpsVersion.V2_0, fixture.Options());
+        var requests = Enumerable.Range(0, 9).Select(i => new RewardRequest(ImageRef.FromFile($"i{i}", fixture.ImagePaths[i % fixture.ImagePaths.Count]), fixture.Prompts[0])).ToList();
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => model.ScoreAsync(requests, cancelled.Token));
+        var results = await model.ScoreAsync(requests, TestContext.Current.CancellationToken);
+        Assert.All(results, r => Assert.True(r.IsSuccess, r.Error));
+    }
+
     private static byte[] EncodeJpeg(string png)
     {
         using var bitmap = SkiaSharp.SKBitmap.Decode(png);

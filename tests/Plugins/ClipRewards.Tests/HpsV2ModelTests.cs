@@ -9,7 +9,10 @@ namespace BiasBench.Plugins.ClipRewards.Tests;
 public sealed class HpsV2ModelTests(ITestOutputHelper output)
 {
     private const double NetworkTolerance = 1e-4;
-    private const double EndToEndTolerance = 2e-3;
+    // Pixels: the fixture README allows 2e-3 for PNG preprocessing. Scores of the lossless fixture PNGs through the
+    // plugin's scoring path (decode, preprocess, tokenize, network, formula) are held to the 1e-4 parity bound.
+    private const double PixelTolerance = 2e-3;
+    private const double EndToEndTolerance = 1e-4;
 
     [Fact]
     public void NetworkPathMatchesOpenClipHpsDiagonal()
@@ -79,7 +82,7 @@ public sealed class HpsV2ModelTests(ITestOutputHelper output)
             var actual = tensor(model.Images.Preprocess(File.ReadAllBytes(Fixtures.File($"preprocess_hps/{name}"))), [3, 224, 224]);
             var diff = ClipRewardFixture.MaxAbsDiff(actual, reference);
             output.WriteLine($"{name}: hps preprocessing max |diff| = {diff:E3}");
-            Assert.True(diff <= EndToEndTolerance, $"{name}: max |diff| {diff}");
+            Assert.True(diff <= PixelTolerance, $"{name}: max |diff| {diff}");
         }
 
         var prompt = fixture.Prompts[0];

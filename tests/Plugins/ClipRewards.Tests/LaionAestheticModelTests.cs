@@ -63,7 +63,7 @@ public sealed class LaionAestheticModelTests(ITestOutputHelper output) : IDispos
         using var expectedPairs = expected.repeat_interleave(2);
         var diff = ClipRewardFixture.MaxAbsDiff(results, expectedPairs);
         output.WriteLine($"aesthetic end to end: max |diff| = {diff:E3} (scores {string.Join(", ", results.Select(r => r.Value.ToString("F4")))})");
-        Assert.True(diff <= 2e-3, $"max |diff| {diff}");
+        Assert.True(diff <= 1e-4, $"max |diff| {diff}");
         // Same image, different prompt: equal up to float reordering across batch positions.
         for (var i = 0; i < results.Count; i += 2) Assert.Equal(results[i].Value, results[i + 1].Value, 1e-5);
 

@@ -6,7 +6,10 @@ namespace BiasBench.Plugins.ClipRewards.Tests;
 public sealed class PickScoreModelTests(ITestOutputHelper output)
 {
     private const double NetworkTolerance = 1e-4;
-    private const double EndToEndTolerance = 2e-3;
+    // Pixels: the fixture README allows 2e-3 for PNG preprocessing. Scores of the lossless fixture PNGs through the
+    // plugin's scoring path (decode, preprocess, tokenize, network, formula) are held to the 1e-4 parity bound.
+    private const double PixelTolerance = 2e-3;
+    private const double EndToEndTolerance = 1e-4;
 
     [Fact]
     public void NetworkPathMatchesTransformersLogitsForEveryPair()
@@ -54,7 +57,7 @@ public sealed class PickScoreModelTests(ITestOutputHelper output)
             using var actual = tensor(pixels, [3, model.Images.Size, model.Images.Size]);
             var diff = ClipRewardFixture.MaxAbsDiff(actual, fixture.Cases["pixel_values"][i]);
             output.WriteLine($"{Path.GetFileName(fixture.ImagePaths[i])}: preprocessing max |diff| = {diff:E3}");
-            Assert.True(diff <= EndToEndTolerance, $"{fixture.ImagePaths[i]}: max |diff| {diff}");
+            Assert.True(diff <= PixelTolerance, $"{fixture.ImagePaths[i]}: max |diff| {diff}");
         }
     }
 
