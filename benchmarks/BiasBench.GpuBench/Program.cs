@@ -1,0 +1,133 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using BiasBench.Imaging;
+using BiasBench.Networks.Clip;
+using BiasBench.Torch.Backend;
+using TorchSharp;
+using static TorchSharp.torch;
+
+// Usage:
+//   BiasBench.GpuBench image  --preset vit-h14|tiny [--layout hf|open-clip] --batch 64,256 --dtype bf16|fp16|fp32 --device cuda|cpu [--iterations 20] [--json out.json]
+//   BiasBench.GpuBench pairs  --preset vit-h14|tiny --batch 64 --dtype fp16 ...        (image + text per pair, HPSv2 style)
+//   BiasBench.GpuBench e2e    --images DIR --preset vit-h14|tiny --batch 64 --dtype bf16 ... (decode + PIL preprocess on all cores + network)
+// Weights are random (same shapes as PickScore / HPSv2 ViT-H/14); TorchSharp has no autocast, so the model is cast to
+// the dtype instead (the nearest equivalent of PyTorch's autocast for inference).
+var mode = args.Length > 0 ? args[0] : "image";
+string Arg(string name, string fallback)
+{
+    var i = Array.IndexOf(args, "--" + name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+}
+
+var info = TorchBackend.EnsureInitialized();
+var device = TorchBackend.ResolveDevice(Arg("device", "auto"));
+var dtype = Arg("dtype", device.type == DeviceType.CUDA ? "bf16" : "fp32") switch
+{
+    "bf16" => ScalarType.BFloat16,
+    "fp16" => ScalarType.Float16,
+    "fp32" => ScalarType.Float32,
+    var other => throw new ArgumentException($"--dtype {other}: use bf16, fp16 or fp32."),
+};
+var preset = Arg("preset", "vit-h14");
+var layout = Arg("layout", mode == "pairs" ? "open-clip" : "hf") == "open-clip" ? ClipLayout.OpenClip : ClipLayout.HuggingFace;
+var batches = Arg("batch", "64").Split(',').Select(int.Parse).ToArray();
+var iterations = int.Parse(Arg("iterations", "20"), CultureInfo.InvariantCulture);
+Console.WriteLine($"backend: {info}; device {device}; dtype {dtype}; preset {preset}; layout {layout}");
+
+var config = preset switch
+{
+    // PickScore_v1 / HPSv2 ViT-H-14: 632M-parameter image tower, 354M text tower.
+    "vit-h14" => new ClipConfig(layout,
+        new ClipVisionConfig(1280, 32, 16, 5120, 14, 224, 3, 1e-5, ClipActivation.Gelu),
+        new ClipTextConfig(1024, 24, 16, 4096, 77, 49408, 1e-5, ClipActivation.Gelu,
+            layout == ClipLayout.OpenClip ? ClipTextPooling.ArgMaxId : ClipTextPooling.FirstEos, 49407),
+        1024),
+    "tiny" => new ClipConfig(layout,
+        new ClipVisionConfig(64, 2, 4, 128, 14, 224, 3, 1e-5, ClipActivation.Gelu),
+        new ClipTextConfig(64, 2, 4, 128, 77, 49408, 1e-5, ClipActivation.Gelu,
+            layout == ClipLayout.OpenClip ? ClipTextPooling.ArgMaxId : ClipTextPooling.FirstEos, 49407),
+        32),
+    _ => throw new ArgumentException($"--preset {preset}: use vit-h14 or tiny."),
+};
+using var model = new ClipModel(config);
+model.eval();
+model.To(device, dtype);
+
+void Sync() { if (device.type == DeviceType.CUDA) torch.cuda.synchronize(device); }
+
+var results = new List<object>();
+foreach (var batch in batches)
+{
+    double perSecond;
+    if (mode == "e2e")
+    {
+        perSecond = EndToEnd(model, Arg("images", "."), batch, device, dtype, Sync);
+    }
+    else
+    {
+        using var scope = NewDisposeScope();
+        var pixels = randn([batch, 3, 224, 224], dtype: dtype, device: device);
+        var ids = randint(1, 49000, [batch, 77], dtype: ScalarType.Int64, device: device);
+        ids[TensorIndex.Colon, 20] = tensor(49407L); // an end token; open_clip pools at argmax
+        ids[TensorIndex.Colon, TensorIndex.Slice(21)] = tensor(layout == ClipLayout.OpenClip ? 0L : 49407L);
+        void Step()
+        {
+            using var step = NewDisposeScope();
+            using var noGrad = no_grad();
+            var image = model.EncodeImage(pixels);
+            if (mode == "pairs") { var text = model.EncodeText(ids); _ = (image * text).sum(-1); }
+        }
+        for (var i = 0; i < 3; i++) Step();
+        Sync();
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < iterations; i++) Step();
+        Sync();
+        perSecond = batch * iterations / clock.Elapsed.TotalSeconds;
+    }
+    var unit = mode == "pairs" ? "pairs/s" : "images/s";
+    Console.WriteLine($"{mode} batch {batch}: {perSecond:F1} {unit}");
+    results.Add(new { mode, preset, layout = layout.ToString(), dtype = dtype.ToString(), device = device.ToString(), batch, per_second = perSecond, unit });
+}
+if (Arg("json", "") is { Length: > 0 } json)
+    File.WriteAllText(json, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+return 0;
+
+// Decode + PIL-exact preprocessing on every core, feeding the network through a bounded queue, so the CPU work of the
+// next batches overlaps the device's work on the current one.
+static double EndToEnd(ClipModel model, string directory, int batch, Device device, ScalarType dtype, Action sync)
+{
+    var files = Directory.GetFiles(directory).Where(f => f.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".png", StringComparison.OrdinalIgnoreCase)).Order().ToArray();
+    if (files.Length == 0) throw new FileNotFoundException($"No .jpg/.png images in {directory}.");
+    var queue = new BlockingCollection<float[]>(boundedCapacity: batch * 4);
+    var producer = Task.Run(() =>
+    {
+        Parallel.ForEach(files, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, file =>
+            queue.Add(ClipPreprocessing.PilCenterCrop(ImageDecoder.DecodeFile(file), 224).Data));
+        queue.CompleteAdding();
+    });
+    var clock = Stopwatch.StartNew();
+    var done = 0;
+    var buffer = new List<float[]>(batch);
+    void Flush()
+    {
+        if (buffer.Count == 0) return;
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var flat = new float[buffer.Count * 3 * 224 * 224];
+        for (var i = 0; i < buffer.Count; i++) buffer[i].CopyTo(flat, i * 3 * 224 * 224);
+        _ = model.EncodeImage(tensor(flat, [buffer.Count, 3, 224, 224]).to(dtype, device));
+        done += buffer.Count;
+        buffer.Clear();
+    }
+    foreach (var item in queue.GetConsumingEnumerable())
+    {
+        buffer.Add(item);
+        if (buffer.Count == batch) Flush();
+    }
+    Flush();
+    producer.Wait();
+    sync();
+    return done / clock.Elapsed.TotalSeconds;
+}
