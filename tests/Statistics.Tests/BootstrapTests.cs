@@ -69,4 +69,63 @@ public class BootstrapTests
         var almost = new double[] { 0, 0, 0, 0, 0, 1 };
         Assert.Throws<DegenerateDataException>(() => Bootstrap.CorrelationCi(x, almost, resamples: 200));
     }
+    [Theory]
+    [InlineData(400, BootstrapMethod.Bca)]        // leave-one-out jackknife
+    [InlineData(2300, BootstrapMethod.Bca)]       // grouped jackknife (n > MaxJackknifeGroups)
+    [InlineData(400, BootstrapMethod.Percentile)]
+    public void SharedPartialCorrelationsMatchOneAtATime(int n, BootstrapMethod method)
+    {
+        // Binary target and covariates like CelebA attributes, three continuous "rewards" with a large mean.
+        var rng = new Random(11);
+        var target = new double[n];
+        var covariates = Enumerable.Range(0, 3).Select(_ => new double[n]).ToArray();
+        var rewards = Enumerable.Range(0, 3).Select(_ => new double[n]).ToArray();
+        for (int i = 0; i < n; i++)
+        {
+            for (int c = 0; c < 3; c++) covariates[c][i] = rng.NextDouble() < 0.3 + 0.1 * c ? 1 : 0;
+            target[i] = rng.NextDouble() < 0.3 + 0.3 * covariates[0][i] ? 1 : 0;
+            for (int t = 0; t < 3; t++)
+                rewards[t][i] = 20 + 0.3 * t * target[i] + 0.5 * covariates[0][i] - 0.2 * covariates[2][i] + Normal(rng);
+        }
+        var shared = Bootstrap.PartialCorrelationCis(target, rewards, covariates, method, resamples: 300, seed: 9, cancellationToken: TestContext.Current.CancellationToken);
+        for (int t = 0; t < 3; t++)
+        {
+            var single = Bootstrap.PartialCorrelationCi(target, rewards[t], covariates, method, resamples: 300, seed: 9);
+            var interval = shared[t].Interval ?? throw new Xunit.Sdk.XunitException(shared[t].Error);
+            Assert.Equal(single.Estimate, interval.Estimate, 14);
+            Assert.Equal(single.Lower, interval.Lower, 1e-9);
+            Assert.Equal(single.Upper, interval.Upper, 1e-9);
+            Assert.Equal(single.FailedResamples, interval.FailedResamples);
+            if (method == BootstrapMethod.Bca)
+            {
+                Assert.Equal(single.BiasCorrection!.Value, interval.BiasCorrection!.Value, 12);
+                Assert.Equal(single.Acceleration!.Value, interval.Acceleration!.Value, 1e-7 * Math.Abs(single.Acceleration.Value) + 1e-12);
+            }
+        }
+    }
+
+    [Fact]
+    public void SharedCorrelationsWithoutCovariatesArePearsonIntervals()
+    {
+        var (x, y, z) = Sample(500, 4, 0.3);
+        var shared = Bootstrap.PartialCorrelationCis(x, new[] { y, z }, Array.Empty<double[]>(), BootstrapMethod.Bca, resamples: 300, seed: 2, cancellationToken: TestContext.Current.CancellationToken);
+        var single = Bootstrap.CorrelationCi(x, y, CorrelationMethod.Pearson, BootstrapMethod.Bca, resamples: 300, seed: 2);
+        Assert.Equal(single.Lower, shared[0].Interval!.Lower, 1e-9);
+        Assert.Equal(single.Upper, shared[0].Interval!.Upper, 1e-9);
+        Assert.Equal(Correlation.Pearson(x, z).R, shared[1].Interval!.Estimate, 12);
+    }
+
+    [Fact]
+    public void SharedPartialCorrelationsReportEachUndefinedOutcome()
+    {
+        var (x, y, z) = Sample(200, 5, 0.3);
+        var constant = Enumerable.Repeat(3.0, 200).ToArray();
+        var collinear = z.Select(v => 2 * v + 1).ToArray(); // a linear function of the covariate: nothing left of it
+        var shared = Bootstrap.PartialCorrelationCis(x, new[] { y, constant, collinear }, new[] { z }, resamples: 200, seed: 1, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.NotNull(shared[0].Interval);
+        Assert.Null(shared[1].Interval);
+        Assert.Contains("constant", shared[1].Error);
+        Assert.Null(shared[2].Interval);
+        Assert.False(string.IsNullOrWhiteSpace(shared[2].Error));
+    }
 }

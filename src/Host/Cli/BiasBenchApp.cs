@@ -112,14 +112,14 @@ public sealed class BiasBenchApp : IAsyncDisposable
         FillManifest(store, config, plan, torch, environment);
         store.SaveManifest();
 
-        var runner = new ExperimentRunner(config, plan, Catalog, Services, store, environment, log, null);
+        var runner = new ExperimentRunner(config, plan, Services, store, environment, log, null);
         if (interactiveProgress)
         {
             await Console.Progress().AutoClear(false).HideCompleted(false)
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
                 .StartAsync(async p =>
                 {
-                    var withProgress = new ExperimentRunner(config, plan, Catalog, Services, store, environment, log, new SpectreRunProgress(p));
+                    var withProgress = new ExperimentRunner(config, plan, Services, store, environment, log, new SpectreRunProgress(p));
                     runner = withProgress;
                     await withProgress.RunAsync(ct);
                 });

@@ -33,7 +33,6 @@ public sealed class NullRunProgress : IRunProgress
 public sealed class ExperimentRunner(
     ExperimentConfig config,
     IReadOnlyList<PlannedStage> stages,
-    PluginCatalog catalog,
     IServiceProvider services,
     RunStore store,
     RunEnvironment environment,

@@ -291,38 +291,45 @@ public sealed class AttributeBiasAnalysis(AttributeBiasOptions options) : IAnaly
         return rows;
     }
 
-    /// <summary>Bootstrap intervals replace the Fisher-z ones for the target's raw and partial correlations.</summary>
+    /// <summary>
+    /// Bootstrap intervals replace the Fisher-z ones for the target's raw and partial correlations. Every reward shares
+    /// the resamples of one covariate set (the raw correlations are the empty set), so each set costs one pass.
+    /// </summary>
     private void BootstrapTarget(AttributeData data, List<CorrelationRow> correlations, List<PartialRow> partials, CancellationToken token)
     {
         var b = options.Bootstrap;
-        var method = b.Method.ToString().ToLowerInvariant();
+        var method = $"bootstrap_{b.Method.ToString().ToLowerInvariant()}";
         var x = data.Attribute(data.Target!);
-        for (var t = 0; t < data.Rewards.Length; t++)
+
+        void Apply(IReadOnlyList<string> covariates, IReadOnlyList<(string Reward, Action<BootstrapInterval> Set, Action<string> Note)> rows)
         {
+            if (rows.Count == 0) return;
             token.ThrowIfCancellationRequested();
-            var row = correlations.First(c => c.Reward == data.Rewards[t] && c.Attribute == data.Target);
-            if (double.IsNaN(row.PearsonR)) continue;
-            try
+            var rewards = rows.Select(r => data.RewardValues[Array.IndexOf(data.Rewards, r.Reward)]).ToArray();
+            var outcomes = Bootstrap.PartialCorrelationCis(x, rewards, covariates.Select(data.Attribute).ToArray(),
+                b.Method, b.Resamples, options.Confidence, b.Seed, token);
+            for (var i = 0; i < rows.Count; i++)
             {
-                var ci = Bootstrap.CorrelationCi(x, data.RewardValues[t], CorrelationMethod.Pearson, b.Method, b.Resamples, options.Confidence, b.Seed);
-                (row.CiLow, row.CiHigh, row.CiMethod) = (ci.Lower, ci.Upper, $"bootstrap_{method}");
-                if (ci.FailedResamples > 0) row.Notes.Add($"{ci.FailedResamples} bootstrap resample(s) were degenerate and left out.");
+                if (outcomes[i].Interval is { } ci)
+                {
+                    rows[i].Set(ci);
+                    if (ci.FailedResamples > 0) rows[i].Note($"{ci.FailedResamples} bootstrap resample(s) were degenerate and left out.");
+                }
+                else rows[i].Note("Bootstrap interval unavailable (Fisher z shown): " + outcomes[i].Error);
             }
-            catch (DegenerateDataException e) { row.Notes.Add("Bootstrap interval unavailable (Fisher z shown): " + e.Message); }
         }
-        foreach (var row in partials.Where(p => !double.IsNaN(p.R)))
-        {
-            token.ThrowIfCancellationRequested();
-            try
-            {
-                var t = Array.IndexOf(data.Rewards, row.Reward);
-                var ci = Bootstrap.PartialCorrelationCi(x, data.RewardValues[t], row.Covariates.Select(data.Attribute).ToArray(),
-                    b.Method, b.Resamples, options.Confidence, b.Seed);
-                (row.CiLow, row.CiHigh, row.CiMethod) = (ci.Lower, ci.Upper, $"bootstrap_{method}");
-                if (ci.FailedResamples > 0) row.Notes.Add($"{ci.FailedResamples} bootstrap resample(s) were degenerate and left out.");
-            }
-            catch (DegenerateDataException e) { row.Notes.Add("Bootstrap interval unavailable (Fisher z shown): " + e.Message); }
-        }
+
+        Apply([], data.Rewards
+            .Select(reward => correlations.First(c => c.Reward == reward && c.Attribute == data.Target))
+            .Where(c => !double.IsNaN(c.PearsonR))
+            .Select(c => (c.Reward, (Action<BootstrapInterval>)(ci => (c.CiLow, c.CiHigh, c.CiMethod) = (ci.Lower, ci.Upper, method)),
+                (Action<string>)c.Notes.Add))
+            .ToList());
+        foreach (var set in partials.Where(p => !double.IsNaN(p.R)).GroupBy(p => p.CovariateSet))
+            Apply(set.First().Covariates, set
+                .Select(p => (p.Reward, (Action<BootstrapInterval>)(ci => (p.CiLow, p.CiHigh, p.CiMethod) = (ci.Lower, ci.Upper, method)),
+                    (Action<string>)p.Notes.Add))
+                .ToList());
     }
 
     /// <summary>Fisher-z interval of a (partial) correlation: tanh(atanh r ± z / sqrt(n - 3 - k)).</summary>

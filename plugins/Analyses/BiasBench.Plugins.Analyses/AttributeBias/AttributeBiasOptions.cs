@@ -38,8 +38,9 @@ public sealed class AttributeBiasBootstrapOptions
 {
     /// <summary>
     /// Number of resamples (e.g. 2000); 0 (default) disables the bootstrap and Fisher-z intervals are reported instead.
-    /// Opt-in because the partial correlations refit their covariate design on every resample: with 39 covariates
-    /// 2000 BCa resamples take minutes on 20,000 rows (the raw correlations alone take seconds).
+    /// Opt-in because it multiplies the analysis time: each covariate set costs one weighted cross-product matrix per
+    /// resample (shared by all rewards), about 4.5 s for 2000 BCa resamples of 4 sets (up to 39 covariates) on 20,000
+    /// rows and 2 cores, proportionally more on full CelebA.
     /// </summary>
     [Range(0, 1_000_000)] public int Resamples { get; set; }
 

@@ -189,6 +189,39 @@ public class AttributeBiasTests
         Assert.False(double.IsNaN(Expect.Num(partial, "partial_r", all)));
     }
 
+    [Theory]
+    [InlineData(BootstrapMethod.Bca)]
+    [InlineData(BootstrapMethod.Percentile)]
+    public async Task Bootstrap_intervals_of_the_target_are_the_statistics_library_intervals(BootstrapMethod method)
+    {
+        var table = Synthetic(1500, seed: 21);
+        var result = await Run(table, new AttributeBiasOptions
+        {
+            CovariateSets = [["Smiling"], ["all"]],
+            Bootstrap = { Resamples = 300, Seed = 4, Method = method },
+        });
+        var label = $"bootstrap_{method.ToString().ToLowerInvariant()}";
+        var target = table.Numeric("Attractive").Values.ToArray();
+        var others = SyntheticAttributes.Where(a => a != "Attractive").Select(a => table.Numeric(a).Values.ToArray()).ToArray();
+        var partial = Table(result, "partial_correlations");
+        var corr = Table(result, "attribute_correlations");
+        foreach (var reward in new[] { "hps", "pick_score" })
+        {
+            var y = table.Numeric(reward).Values.ToArray();
+            var r = Expect.Row(partial, ("reward", reward), ("covariate_set", "all_other_4"));
+            Assert.Equal(label, partial.Text("ci_method")[r]);
+            var expected = Bootstrap.PartialCorrelationCi(target, y, others, method, 300, 0.95, 4);
+            Assert.Equal(expected.Lower, Expect.Num(partial, "ci_low", r), 1e-9);
+            Assert.Equal(expected.Upper, Expect.Num(partial, "ci_high", r), 1e-9);
+            Assert.InRange(Expect.Num(partial, "partial_r", r), expected.Lower, expected.Upper);
+
+            var c = Expect.Row(corr, ("reward", reward), ("attribute", "Attractive"));
+            var raw = Bootstrap.CorrelationCi(target, y, CorrelationMethod.Pearson, method, 300, 0.95, 4);
+            Assert.Equal(raw.Lower, Expect.Num(corr, "ci_low", c), 1e-9);
+            Assert.Equal(raw.Upper, Expect.Num(corr, "ci_high", c), 1e-9);
+        }
+    }
+
     [Fact]
     public async Task Perfectly_collinear_covariates_give_a_clear_message()
     {
