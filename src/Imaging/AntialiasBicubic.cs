@@ -1,3 +1,10 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using BiasBench.Abstractions;
+
 namespace BiasBench.Imaging;
 
 /// <summary>
@@ -106,28 +113,106 @@ public sealed class AntialiasBicubic
             });
             cur = tmp; curW = outWidth;
         }
-        if (outHeight != height)
+        if (outHeight != height) cur = Vertical(cur, channels, height, curW, outHeight);
+        return ReferenceEquals(cur, src) ? (float[])src.Clone() : cur;
+    }
+
+    /// <summary>
+    /// <c>ResizeChw(ToChw01(image), 3, ...)</c> with the same float arithmetic, without materialising the full-resolution
+    /// float image: the horizontal pass reads the bytes (x / 255f, as ToTensor) and keeps R, G and B in one vector.
+    /// </summary>
+    public static unsafe float[] ResizeRgb01(RgbImage image, int outHeight, int outWidth)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        int height = image.Height, width = image.Width;
+        if (outWidth == width || !Vector128.IsHardwareAccelerated)
+            return ResizeChw(ClipPreprocessing.ToChw01(image), 3, height, width, outHeight, outWidth);
+        var wx = Compute(width, outWidth);
+        var pixels = image.Pixels;
+        // The horizontal result is pooled (a fresh multi-megabyte array per image costs page faults on every call).
+        var tmp = ArrayPool<float>.Shared.Rent(checked(3 * height * outWidth));
+        try
         {
-            var wy = Compute(height, outHeight);
-            var tmp = new float[checked(channels * outHeight * curW)];
-            var input = cur;
-            Parallel.For(0, channels * outHeight, row =>
+            int plane = height * outWidth;
+            Parallel.For(0, height, y =>
             {
-                int c = row / outHeight, o = row % outHeight;
-                int s = wy.Starts[o], n = wy.Counts[o];
-                var k = wy.Weights.AsSpan(o * wy.KSize, n);
-                var outRow = tmp.AsSpan(row * curW, curW);
-                var first = input.AsSpan((c * height + s) * curW, curW);
-                for (int x = 0; x < curW; x++) outRow[x] = first[x] * k[0];
-                for (int j = 1; j < n; j++)
+                int rowStart = y * width * 3;
+                fixed (byte* source = pixels)
+                fixed (float* weights = wx.Weights)
                 {
-                    var inRow = input.AsSpan((c * height + s + j) * curW, curW);
-                    float kj = k[j];
-                    for (int x = 0; x < curW; x++) outRow[x] += inRow[x] * kj;
+                    for (int o = 0; o < outWidth; o++)
+                    {
+                        int s = wx.Starts[o], n = wx.Counts[o];
+                        float* k = weights + o * wx.KSize;
+                        float r, g, b;
+                        // A 4-byte load per tap (R, G, B, next R); the buffer's very last pixel has no 4th byte.
+                        if (rowStart + (s + n) * 3 + 1 <= pixels.Length)
+                        {
+                            byte* p = source + rowStart + s * 3;
+                            var t = ToUnit(p) * Vector128.Create(k[0]);
+                            for (int j = 1; j < n; j++) t += ToUnit(p + j * 3) * Vector128.Create(k[j]);
+                            (r, g, b) = (t.GetElement(0), t.GetElement(1), t.GetElement(2));
+                        }
+                        else
+                        {
+                            byte* p = source + rowStart + s * 3;
+                            r = p[0] / 255f * k[0]; g = p[1] / 255f * k[0]; b = p[2] / 255f * k[0];
+                            for (int j = 1; j < n; j++)
+                            {
+                                r += p[j * 3] / 255f * k[j];
+                                g += p[j * 3 + 1] / 255f * k[j];
+                                b += p[j * 3 + 2] / 255f * k[j];
+                            }
+                        }
+                        tmp[y * outWidth + o] = r;
+                        tmp[plane + y * outWidth + o] = g;
+                        tmp[2 * plane + y * outWidth + o] = b;
+                    }
                 }
             });
-            cur = tmp;
+            return outHeight != height ? Vertical(tmp, 3, height, outWidth, outHeight) : tmp.AsSpan(0, 3 * plane).ToArray();
         }
-        return ReferenceEquals(cur, src) ? (float[])src.Clone() : cur;
+        finally
+        {
+            ArrayPool<float>.Shared.Return(tmp);
+        }
+    }
+
+    /// <summary>Four bytes as floats divided by 255 (ToTensor's scaling).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector128<float> ToUnit(byte* p) =>
+        Vector128.ConvertToSingle(Vector128.WidenLower(Vector128.WidenLower(
+            Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<uint>(p)).AsByte())).AsInt32()) / Vector128.Create(255f);
+
+    /// <summary>Vertical pass: out = in_0 * k_0 + in_1 * k_1 + ... per element, in that order (vectorised along the row).</summary>
+    private static float[] Vertical(float[] input, int channels, int height, int width, int outHeight)
+    {
+        var wy = Compute(height, outHeight);
+        var tmp = GC.AllocateUninitializedArray<float>(checked(channels * outHeight * width));
+        Parallel.For(0, channels * outHeight, row =>
+        {
+            int c = row / outHeight, o = row % outHeight;
+            int s = wy.Starts[o], n = wy.Counts[o];
+            var k = wy.Weights.AsSpan(o * wy.KSize, n);
+            var outRow = tmp.AsSpan(row * width, width);
+            var first = input.AsSpan((c * height + s) * width, width);
+            for (int x = 0; x < width; x++) outRow[x] = first[x] * k[0];
+            for (int j = 1; j < n; j++)
+            {
+                var inRow = input.AsSpan((c * height + s + j) * width, width);
+                float kj = k[j];
+                int x = 0;
+                if (Vector.IsHardwareAccelerated)
+                {
+                    var vk = new Vector<float>(kj);
+                    var vo = MemoryMarshal.Cast<float, Vector<float>>(outRow);
+                    var vi = MemoryMarshal.Cast<float, Vector<float>>(inRow);
+                    for (int v = 0; v < vo.Length; v++) vo[v] += vi[v] * vk;
+                    x = vo.Length * Vector<float>.Count;
+                }
+                for (; x < width; x++) outRow[x] += inRow[x] * kj;
+            }
+        });
+        return tmp;
     }
 }

@@ -109,7 +109,7 @@ public static class ClipPreprocessing
         ArgumentNullException.ThrowIfNull(image);
         CheckSize(size);
         var (h, w) = ShortSideResize(image.Height, image.Width, size);
-        var resized = AntialiasBicubic.ResizeChw(ToChw01(image), 3, image.Height, image.Width, h, w);
+        var resized = AntialiasBicubic.ResizeRgb01(image, h, w);
         var (n, s) = Stats(mean, std);
         var (top, left) = CropOffsets(h, w, size, size);
         var outData = new float[3 * size * size];
@@ -137,7 +137,7 @@ public static class ClipPreprocessing
         ArgumentNullException.ThrowIfNull(image);
         CheckSize(size);
         var (h, w) = LongestSideResize(image.Height, image.Width, size);
-        var resized = AntialiasBicubic.ResizeChw(ToChw01(image), 3, image.Height, image.Width, h, w);
+        var resized = AntialiasBicubic.ResizeRgb01(image, h, w);
         var (n, s) = Stats(mean, std);
         int padTop = (size - h) / 2, padLeft = (size - w) / 2;
         var outData = new float[3 * size * size];

@@ -134,6 +134,26 @@ public sealed class ResizeTests
     }
 
     [Theory]
+    [InlineData(1024, 1024, 224, 224)]
+    [InlineData(37, 53, 11, 29)]
+    [InlineData(640, 480, 224, 168)]
+    [InlineData(5, 7, 3, 2)]
+    [InlineData(300, 200, 300, 50)]  // vertical pass only
+    [InlineData(300, 200, 100, 200)] // horizontal pass only
+    [InlineData(20, 20, 40, 40)]     // upscaling
+    public void ResizingFromBytesIsBitIdenticalToResizingTheFloatImage(int w, int h, int ow, int oh)
+    {
+        // The fast path (bytes read directly, R/G/B in one vector) must give exactly the scalar float path's values.
+        var img = TestImages.Random(w, h, w * 31 + h);
+        var fast = AntialiasBicubic.ResizeRgb01(img, oh, ow);
+        var reference = AntialiasBicubic.ResizeChw(ClipPreprocessing.ToChw01(img), 3, h, w, oh, ow);
+        Assert.Equal(reference.Length, fast.Length);
+        for (int i = 0; i < fast.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(reference[i]) == BitConverter.SingleToInt32Bits(fast[i]),
+                $"value {i}: {fast[i]:R} vs {reference[i]:R}");
+    }
+
+    [Theory]
     [InlineData(ClipTransformKind.PilCenterCrop, 40, 27)]
     [InlineData(ClipTransformKind.TensorCenterCrop, 23, 50)]
     [InlineData(ClipTransformKind.HpsPad, 40, 27)]
