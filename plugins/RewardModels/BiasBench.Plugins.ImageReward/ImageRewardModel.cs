@@ -144,6 +144,7 @@ public sealed class ImageRewardModel : IDifferentiableRewardModel
     /// <summary>
     /// Scores image + prompt pairs. An image that cannot be read or decoded (or a prompt that cannot be tokenized) fails
     /// that item only; a prompt longer than 35 tokens is scored truncated, as the original does, and logged per item.
+    /// Images are decoded on all cores, chunk k+1 while the network scores chunk k.
     /// </summary>
     public async Task<IReadOnlyList<ItemResult<double>>> ScoreAsync(IReadOnlyList<RewardRequest> batch, CancellationToken cancellationToken)
     {
@@ -153,53 +154,102 @@ public sealed class ImageRewardModel : IDifferentiableRewardModel
             throw new InvalidOperationException("This ImageReward instance has no image decoder; score tensors with RewardTensor/ScorePixels instead.");
 
         var results = new ItemResult<double>[batch.Count];
-        var pixels = new Tensor?[batch.Count];
         var tokens = new TokenizedPrompt?[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (batch[i] is null) { results[i] = ItemResult<double>.Failure($"request {i} is null"); continue; }
+            try { tokens[i] = EncodePrompt(batch[i].Prompt, i); }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                results[i] = ItemResult<double>.Failure($"{batch[i].Image}: {e.Message}");
+            }
+        }
+
+        var chunks = Enumerable.Range(0, (batch.Count + _batchSize - 1) / _batchSize)
+            .Select(c => (Start: c * _batchSize, Count: Math.Min(_batchSize, batch.Count - c * _batchSize)))
+            .ToList();
+        Task<Tensor?[]>? next = chunks.Count > 0 ? LoadChunkAsync(batch, tokens, chunks[0], results, cancellationToken) : null;
         try
         {
-            for (var i = 0; i < batch.Count; i++)
+            for (var c = 0; c < chunks.Count; c++)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var request = batch[i];
-                if (request is null) { results[i] = ItemResult<double>.Failure($"request {i} is null"); continue; }
+                var pixels = await next!.ConfigureAwait(false);
+                next = c + 1 < chunks.Count ? LoadChunkAsync(batch, tokens, chunks[c + 1], results, cancellationToken) : null;
                 try
                 {
-                    tokens[i] = EncodePrompt(request.Prompt, i);
-                    pixels[i] = await _images.LoadAsync(request.Image, ImageSize, cancellationToken).ConfigureAwait(false);
+                    cancellationToken.ThrowIfCancellationRequested();
+                    ScoreChunk(batch, tokens, chunks[c].Start, pixels, results);
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                finally
                 {
-                    // One unreadable image must not stop the run.
-                    results[i] = ItemResult<double>.Failure($"{request.Image}: {e.Message}");
-                    tokens[i] = null;
+                    foreach (var p in pixels) p?.Dispose();
                 }
             }
-            var ok = Enumerable.Range(0, batch.Count).Where(i => pixels[i] is not null && tokens[i] is not null).ToArray();
-            if (ok.Length == 0) return results;
-
-            foreach (var i in ok.Where(i => tokens[i]!.Truncated))
-                _logger.LogWarning("{Model}: {Image}: prompt longer than {Length} tokens, scored truncated like the original ImageReward: \"{Prompt}\"",
-                    ModelName, batch[i].Image.Id, TextLength, batch[i].Prompt);
-
-            float[] scores;
-            using (var scope = NewDisposeScope())
-            {
-                var stacked = stack(ok.Select(i => pixels[i]!).ToArray());
-                var (ids, mask, _) = ToTensors(ok.Select(i => tokens[i]!).ToArray());
-                scores = ScorePixels(stacked, ids, mask);
-            }
-            for (var k = 0; k < ok.Length; k++)
-                results[ok[k]] = float.IsFinite(scores[k])
-                    ? ItemResult<double>.Success(scores[k], tokens[ok[k]]!.Truncated
-                        ? $"prompt longer than {TextLength} BERT tokens; scored truncated, as the original ImageReward does"
-                        : null)
-                    : ItemResult<double>.Failure($"{batch[ok[k]].Image}: the reward is not finite ({scores[k]}).");
         }
         finally
         {
-            foreach (var p in pixels) p?.Dispose();
+            // On failure or cancellation, wait for the chunk being decoded and free it; its own error is secondary.
+            if (next is not null)
+            {
+                try { foreach (var p in await next.ConfigureAwait(false)) p?.Dispose(); }
+                catch (Exception) when (next.IsCanceled || next.IsFaulted) { }
+            }
         }
         return results;
+    }
+
+    /// <summary>Reads, decodes and preprocesses one chunk on all cores; failures go straight into <paramref name="results"/>.</summary>
+    private Task<Tensor?[]> LoadChunkAsync(IReadOnlyList<RewardRequest> batch, TokenizedPrompt?[] tokens, (int Start, int Count) chunk,
+        ItemResult<double>[] results, CancellationToken cancellationToken) =>
+        Task.Run(async () =>
+        {
+            var pixels = new Tensor?[chunk.Count];
+            try
+            {
+                await Parallel.ForAsync(0, chunk.Count, cancellationToken, async (k, ct) =>
+                {
+                    var i = chunk.Start + k;
+                    if (tokens[i] is null) return; // already failed
+                    try { pixels[k] = await _images!.LoadAsync(batch[i].Image, ImageSize, ct).ConfigureAwait(false); }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        // One unreadable image must not stop the run.
+                        results[i] = ItemResult<double>.Failure($"{batch[i].Image}: {e.Message}");
+                    }
+                }).ConfigureAwait(false);
+            }
+            catch
+            {
+                foreach (var p in pixels) p?.Dispose();
+                throw;
+            }
+            return pixels;
+        }, cancellationToken);
+
+    private void ScoreChunk(IReadOnlyList<RewardRequest> batch, TokenizedPrompt?[] tokens, int start, Tensor?[] pixels, ItemResult<double>[] results)
+    {
+        var ok = Enumerable.Range(0, pixels.Length).Where(k => pixels[k] is not null).ToArray();
+        if (ok.Length == 0) return;
+        foreach (var k in ok.Where(k => tokens[start + k]!.Truncated))
+            _logger.LogWarning("{Model}: {Image}: prompt longer than {Length} tokens, scored truncated like the original ImageReward: \"{Prompt}\"",
+                ModelName, batch[start + k].Image.Id, TextLength, batch[start + k].Prompt);
+
+        float[] scores;
+        using (var scope = NewDisposeScope())
+        {
+            var stacked = stack(ok.Select(k => pixels[k]!).ToArray());
+            var (ids, mask, _) = ToTensors(ok.Select(k => tokens[start + k]!).ToArray());
+            scores = ScorePixels(stacked, ids, mask);
+        }
+        for (var j = 0; j < ok.Length; j++)
+        {
+            var i = start + ok[j];
+            results[i] = float.IsFinite(scores[j])
+                ? ItemResult<double>.Success(scores[j], tokens[i]!.Truncated
+                    ? $"prompt longer than {TextLength} BERT tokens; scored truncated, as the original ImageReward does"
+                    : null)
+                : ItemResult<double>.Failure($"{batch[i].Image}: the reward is not finite ({scores[j]}).");
+        }
     }
 
     public void Dispose()
