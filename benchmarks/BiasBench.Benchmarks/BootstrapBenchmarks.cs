@@ -1,7 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using BiasBench.Statistics;
 
 namespace BiasBench.Benchmarks;
@@ -11,7 +8,7 @@ namespace BiasBench.Benchmarks;
 /// attributes (5,000 rows, 200 resamples, 1,000-group jackknife): the shared cross-product path against refitting each
 /// reward on every resample and jackknife sample (the reference it must agree with to 1e-9).
 /// </summary>
-[Config(typeof(BootstrapConfig))]
+[Config(typeof(ShortInProcessConfig))]
 [MemoryDiagnoser]
 public class BootstrapBenchmarks
 {
@@ -42,12 +39,4 @@ public class BootstrapBenchmarks
     [Benchmark]
     public double SharedCrossProducts() =>
         Bootstrap.PartialCorrelationCis(_target, _rewards, _covariates, BootstrapMethod.Bca, Resamples, 0.95, 1).Sum(o => o.Interval!.Lower);
-
-    private sealed class BootstrapConfig : ManualConfig
-    {
-        public BootstrapConfig()
-        {
-            AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance).WithWarmupCount(1).WithIterationCount(3));
-        }
-    }
 }

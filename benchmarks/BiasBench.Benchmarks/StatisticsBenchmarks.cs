@@ -1,7 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using BiasBench.Statistics;
 
 namespace BiasBench.Benchmarks;
@@ -86,13 +83,4 @@ public class StatisticsBenchmarks
     private static double Gaussian(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
 
     private static double InverseNormal(double p) => MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, p);
-
-    /// <summary>ShortRun (3 warmups, 3 iterations) in-process, so no separate benchmark project has to be generated and built.</summary>
-    private sealed class ShortInProcessConfig : ManualConfig
-    {
-        public ShortInProcessConfig()
-        {
-            AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance));
-        }
-    }
 }

@@ -143,14 +143,14 @@ public static class Bootstrap
         var values = live.Select(_ => new double[resamples]).ToArray();
         var ok = live.Select(_ => new bool[resamples]).ToArray();
         var parallel = new ParallelOptions { CancellationToken = cancellationToken };
-        Parallel.For(0, resamples, parallel, () => (Weights: new double[n], Gram: products.NewGram(), R: new double[live.Count]),
+        Parallel.For(0, resamples, parallel, () => (Weights: new double[n], Gram: products.NewGram(), R: new double[live.Count], Factor: products.NewFactor()),
             (b, _, scratch) =>
             {
                 var rng = new Random(seeds[b]);
                 Array.Clear(scratch.Weights);
                 for (int i = 0; i < n; i++) scratch.Weights[rng.Next(n)] += 1;
                 products.Weighted(scratch.Weights, scratch.Gram);
-                products.Correlations(scratch.Gram, scratch.R);
+                products.Correlations(scratch.Gram, scratch.R, scratch.Factor);
                 for (int j = 0; j < live.Count; j++) (values[j][b], ok[j][b]) = (scratch.R[j], double.IsFinite(scratch.R[j]));
                 return scratch;
             }, _ => { });

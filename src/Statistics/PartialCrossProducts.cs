@@ -33,6 +33,9 @@ internal sealed class PartialCrossProducts
 
     public double[] NewGram() => new double[_q * _q];
 
+    /// <summary>Scratch for <see cref="Correlations"/>: the eliminated block's rows of the Cholesky factor.</summary>
+    public double[] NewFactor() => new double[_block * _q];
+
     private double[] Standardise(double[] column)
     {
         double mean = Kernels.Sum(column) / _n;
@@ -62,10 +65,9 @@ internal sealed class PartialCrossProducts
     }
 
     /// <summary>r(t_0, t_j | covariates) for j = 1..m into <paramref name="r"/>; NaN where undefined.</summary>
-    public void Correlations(double[] gram, double[] r)
+    public void Correlations(double[] gram, double[] r, double[] upper)
     {
-        int q = _q, k = _block;
-        var upper = new double[k * q]; // rows of R for the eliminated block: G = R'R on it
+        int q = _q, k = _block; // upper: rows of R for the eliminated block, G = R'R on it (every read entry is written first)
         for (int j = 0; j < q; j++)
         {
             int rows = Math.Min(j, k);
@@ -120,7 +122,7 @@ internal sealed class PartialCrossProducts
         Weighted(ones, full);
         var thetas = Enumerable.Range(0, Targets).Select(_ => new double[groups]).ToArray();
         Parallel.For(0, groups, new ParallelOptions { CancellationToken = cancellationToken },
-            () => (Gram: NewGram(), Row: new double[_q], R: new double[Targets]),
+            () => (Gram: NewGram(), Row: new double[_q], R: new double[Targets], Factor: NewFactor()),
             (g, _, scratch) =>
             {
                 Array.Copy(full, scratch.Gram, full.Length);
@@ -133,7 +135,7 @@ internal sealed class PartialCrossProducts
                         for (int b = a; b < _q; b++) scratch.Gram[a * _q + b] -= va * scratch.Row[b];
                     }
                 }
-                Correlations(scratch.Gram, scratch.R);
+                Correlations(scratch.Gram, scratch.R, scratch.Factor);
                 for (int j = 0; j < Targets; j++) thetas[j][g] = scratch.R[j];
                 return scratch;
             }, _ => { });

@@ -5,11 +5,9 @@ namespace BiasBench.Plugins.ClipRewards.Tests;
 
 public sealed class PickScoreModelTests(ITestOutputHelper output)
 {
-    private const double NetworkTolerance = 1e-4;
-    // Pixels: the fixture README allows 2e-3 for PNG preprocessing. Scores of the lossless fixture PNGs through the
-    // plugin's scoring path (decode, preprocess, tokenize, network, formula) are held to the 1e-4 parity bound.
-    private const double PixelTolerance = 2e-3;
-    private const double EndToEndTolerance = 1e-4;
+    private const double NetworkTolerance = ClipRewardFixture.NetworkTolerance;
+    private const double PixelTolerance = ClipRewardFixture.PixelTolerance;
+    private const double EndToEndTolerance = ClipRewardFixture.EndToEndTolerance;
 
     [Fact]
     public void NetworkPathMatchesTransformersLogitsForEveryPair()

@@ -301,7 +301,7 @@ public sealed class AttributeBiasAnalysis(AttributeBiasOptions options) : IAnaly
         var method = $"bootstrap_{b.Method.ToString().ToLowerInvariant()}";
         var x = data.Attribute(data.Target!);
 
-        void Apply(IReadOnlyList<string> covariates, IReadOnlyList<(string Reward, Action<BootstrapInterval> Set, Action<string> Note)> rows)
+        void Apply(IReadOnlyList<string> covariates, IReadOnlyList<IIntervalRow> rows)
         {
             if (rows.Count == 0) return;
             token.ThrowIfCancellationRequested();
@@ -312,24 +312,19 @@ public sealed class AttributeBiasAnalysis(AttributeBiasOptions options) : IAnaly
             {
                 if (outcomes[i].Interval is { } ci)
                 {
-                    rows[i].Set(ci);
-                    if (ci.FailedResamples > 0) rows[i].Note($"{ci.FailedResamples} bootstrap resample(s) were degenerate and left out.");
+                    (rows[i].CiLow, rows[i].CiHigh, rows[i].CiMethod) = (ci.Lower, ci.Upper, method);
+                    if (ci.FailedResamples > 0) rows[i].Notes.Add($"{ci.FailedResamples} bootstrap resample(s) were degenerate and left out.");
                 }
-                else rows[i].Note("Bootstrap interval unavailable (Fisher z shown): " + outcomes[i].Error);
+                else rows[i].Notes.Add("Bootstrap interval unavailable (Fisher z shown): " + outcomes[i].Error);
             }
         }
 
         Apply([], data.Rewards
             .Select(reward => correlations.First(c => c.Reward == reward && c.Attribute == data.Target))
             .Where(c => !double.IsNaN(c.PearsonR))
-            .Select(c => (c.Reward, (Action<BootstrapInterval>)(ci => (c.CiLow, c.CiHigh, c.CiMethod) = (ci.Lower, ci.Upper, method)),
-                (Action<string>)c.Notes.Add))
-            .ToList());
+            .ToList<IIntervalRow>());
         foreach (var set in partials.Where(p => !double.IsNaN(p.R)).GroupBy(p => p.CovariateSet))
-            Apply(set.First().Covariates, set
-                .Select(p => (p.Reward, (Action<BootstrapInterval>)(ci => (p.CiLow, p.CiHigh, p.CiMethod) = (ci.Lower, ci.Upper, method)),
-                    (Action<string>)p.Notes.Add))
-                .ToList());
+            Apply(set.First().Covariates, set.ToList<IIntervalRow>());
     }
 
     /// <summary>Fisher-z interval of a (partial) correlation: tanh(atanh r ± z / sqrt(n - 3 - k)).</summary>

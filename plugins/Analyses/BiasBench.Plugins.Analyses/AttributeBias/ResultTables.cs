@@ -3,7 +3,17 @@ using BiasBench.Statistics;
 
 namespace BiasBench.Plugins.Analyses.AttributeBias;
 
-internal sealed class CorrelationRow(string reward, string attribute, int n)
+/// <summary>A table row whose interval a bootstrap may replace.</summary>
+internal interface IIntervalRow
+{
+    string Reward { get; }
+    double CiLow { get; set; }
+    double CiHigh { get; set; }
+    string? CiMethod { get; set; }
+    List<string> Notes { get; }
+}
+
+internal sealed class CorrelationRow(string reward, string attribute, int n) : IIntervalRow
 {
     public string Reward { get; } = reward;
     public string Attribute { get; } = attribute;
@@ -21,7 +31,7 @@ internal sealed class CorrelationRow(string reward, string attribute, int n)
     public List<string> Notes { get; } = [];
 }
 
-internal sealed class PartialRow(string reward, string target, string set, IReadOnlyList<string> covariates, int n)
+internal sealed class PartialRow(string reward, string target, string set, IReadOnlyList<string> covariates, int n) : IIntervalRow
 {
     public string Reward { get; } = reward;
     public string Target { get; } = target;
