@@ -9,7 +9,11 @@ public sealed record GenerationRequest(string Prompt, long Seed)
 
 public sealed record GeneratedImage(GenerationRequest Request, byte[] EncodedPng, ImageProvenance Provenance);
 
-public sealed record GeneratorInfo(string Name, string Version, string Description);
+public sealed record GeneratorInfo(string Name, string Version, string Description)
+{
+    /// <summary>SHA-256 (or other stable digest) of the weights, or the served model id for hosted APIs; part of the cache key.</summary>
+    public string? WeightsChecksum { get; init; }
+}
 
 /// <summary>Prompts + seeds in, images with provenance out. Identical (prompt, seed) must give identical images where the backend allows.</summary>
 public interface IImageGenerator : IDisposable

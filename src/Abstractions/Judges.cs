@@ -5,7 +5,11 @@ public sealed record Judgement(string Label, IReadOnlyDictionary<string, double>
     public string? Rationale { get; init; }
 }
 
-public sealed record JudgeInfo(string Name, string Version, IReadOnlyList<string> Labels, string Description);
+public sealed record JudgeInfo(string Name, string Version, IReadOnlyList<string> Labels, string Description)
+{
+    /// <summary>SHA-256 (or other stable digest) of the weights, or the served model id for hosted APIs; part of the cache key.</summary>
+    public string? WeightsChecksum { get; init; }
+}
 
 /// <summary>Image in, label and probabilities out (an attractiveness classifier, a real-vs-AI VLM...).</summary>
 public interface IJudge : IDisposable

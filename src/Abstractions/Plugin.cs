@@ -90,3 +90,12 @@ public static class PluginRegistrarExtensions
 /// </summary>
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class OutputPathAttribute : Attribute;
+
+/// <summary>
+/// Marks an options property that holds a secret (an API key, a token, a password). The host never writes its value
+/// to the manifest, the run log, tables, reports, exception text or cache keys; it is masked as <c>***</c>. Prefer
+/// naming an environment variable in the options (e.g. <c>api_key_env: OPENAI_API_KEY</c>) and reading it at run time;
+/// a property that holds the value itself must carry this attribute.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class SecretAttribute : Attribute;

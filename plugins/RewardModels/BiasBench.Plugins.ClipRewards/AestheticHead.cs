@@ -29,7 +29,7 @@ public sealed class AestheticHead : nn.Module<Tensor, Tensor>
         var modules = new List<(string, nn.Module<Tensor, Tensor>)>();
         for (var i = 0; i < LinearPositions.Length; i++)
         {
-            modules.Add((LinearPositions[i].ToString(System.Globalization.CultureInfo.InvariantCulture), nn.Linear(widths[i], widths[i + 1])));
+            modules.Add((LinearPositions[i].ToString(System.Globalization.CultureInfo.InvariantCulture), new BiasBench.Torch.Layers.Linear(widths[i], widths[i + 1], initialize: true)));
             if (i < UpstreamDropout.Length)
                 modules.Add(((LinearPositions[i] + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), nn.Dropout(UpstreamDropout[i])));
         }

@@ -21,7 +21,7 @@ public sealed class ClipLinear : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor input) => nn.functional.linear(input, weight, bias);
+    public override Tensor forward(Tensor input) => BiasBench.Torch.Layers.FusedLinear.Apply(input, weight, bias);
 }
 
 /// <summary>Layer normalisation over the last dimension with affine weight and bias.</summary>

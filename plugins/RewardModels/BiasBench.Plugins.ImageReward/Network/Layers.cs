@@ -38,7 +38,7 @@ internal sealed class LinearLayer : nn.Module
         }
     }
 
-    public Tensor Forward(Tensor x) => nn.functional.linear(x, _weight, _bias);
+    public Tensor Forward(Tensor x) => BiasBench.Torch.Layers.FusedLinear.Apply(x, _weight, _bias);
 }
 
 /// <summary>nn.LayerNorm over the last dimension.</summary>
