@@ -92,6 +92,11 @@ public sealed class BiasBenchApp : IAsyncDisposable
     /// <summary>Parses and validates a config against the loaded plugins (no work is done).</summary>
     public IReadOnlyList<PlannedStage> Plan(ExperimentConfig config) => ExperimentValidator.Validate(config, Catalog);
 
+    /// <summary>Like <see cref="Plan(ExperimentConfig)"/>, but weights that are not downloaded are listed in
+    /// <paramref name="missingWeights"/> instead of failing (what <c>validate</c> does).</summary>
+    public IReadOnlyList<PlannedStage> Plan(ExperimentConfig config, ICollection<string> missingWeights) =>
+        ExperimentValidator.Validate(config, Catalog, missingWeights);
+
     public async Task<(RunStore Store, IReadOnlyList<StageOutput> Outputs)> RunAsync(ExperimentConfig config, IReadOnlyList<PlannedStage> plan, bool interactiveProgress, CancellationToken ct)
     {
         var log = Logger("BiasBench.Run");

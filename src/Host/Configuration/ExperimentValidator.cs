@@ -26,8 +26,13 @@ public static class ExperimentValidator
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "report stages take no plugin"),
     };
 
-    public static IReadOnlyList<PlannedStage> Validate(ExperimentConfig config, PluginCatalog catalog)
+    /// <param name="missingWeights">When given, weights named by <see cref="ModelWeightsAttribute"/> options that are
+    /// not on disk are listed here (for <c>validate</c>); otherwise they are config problems (a run must not start).</param>
+    /// <param name="hubCacheDirectory">The Hugging Face cache to look model names up in (default: HF_HUB_CACHE etc.).</param>
+    public static IReadOnlyList<PlannedStage> Validate(ExperimentConfig config, PluginCatalog catalog, ICollection<string>? missingWeights = null,
+        string? hubCacheDirectory = null)
     {
+        hubCacheDirectory ??= BiasBench.Hub.HubOptions.FromEnvironment().CacheDirectory;
         var problems = new List<ConfigProblem>();
         var planned = new List<PlannedStage>();
         foreach (var stage in config.Stages)
@@ -49,7 +54,11 @@ public static class ExperimentValidator
                     }
                     var before = problems.Count;
                     var options = OptionsBinder.Bind(component.Descriptor.OptionsType, stage.Options, config.FilePath, problems);
-                    if (problems.Count == before) ResolveAndCheckPaths(options, config.Directory, stage, problems, "");
+                    if (problems.Count == before)
+                    {
+                        ResolveAndCheckPaths(options, config.Directory, stage, problems, "");
+                        ResolveModelWeights(options, config.Directory, stage, name, hubCacheDirectory, problems, missingWeights);
+                    }
                     components.Add(new PlannedComponent(component, options));
                 }
             }
@@ -79,6 +88,7 @@ public static class ExperimentValidator
         foreach (var (key, prop) in OptionsBinder.BindableProperties(options.GetType()))
         {
             if (prop.PropertyType != typeof(string) || !IsPathName(prop.Name)) continue;
+            if (prop.GetCustomAttribute<ModelWeightsAttribute>() is not null) continue; // ResolveModelWeights
             if (prop.GetValue(options) is not string value || value.Length == 0) continue;
             if (value.Contains("://")) continue; // URLs and hub ids are checked by the plugin
             var full = Path.IsPathRooted(value) ? value : Path.GetFullPath(Path.Combine(baseDirectory, value));
@@ -86,6 +96,22 @@ public static class ExperimentValidator
             if (prop.GetCustomAttribute<OutputPathAttribute>() is not null) continue;
             if (!File.Exists(full) && !Directory.Exists(full))
                 problems.Add(new ConfigProblem(stage.OptionsLocation, $"stage '{stage.Id}': option '{prefix}{key}' names '{value}', which does not exist (resolved to {full})."));
+        }
+    }
+
+    /// <summary>Options marked [ModelWeights]: local paths, or model names / hub repositories found in the hub cache.</summary>
+    private static void ResolveModelWeights(object options, string baseDirectory, StageConfig stage, string component, string hubCache,
+        List<ConfigProblem> problems, ICollection<string>? missingWeights)
+    {
+        foreach (var (key, prop) in OptionsBinder.BindableProperties(options.GetType()))
+        {
+            if (prop.PropertyType != typeof(string) || prop.GetCustomAttribute<ModelWeightsAttribute>() is null) continue;
+            if (prop.GetValue(options) is not string value || value.Length == 0) continue;
+            var resolved = ModelWeightsResolver.Resolve(value, baseDirectory, component, hubCache, out var missing);
+            if (resolved is not null) { prop.SetValue(options, resolved); continue; }
+            var message = $"stage '{stage.Id}' ({component}): option '{key}': {missing}";
+            if (missingWeights is not null) missingWeights.Add(message);
+            else problems.Add(new ConfigProblem(stage.OptionsLocation, message));
         }
     }
 
