@@ -55,6 +55,7 @@ public static class SchemaGenerator
                 ["seeds"] = new JsonObject { ["anyOf"] = new JsonArray(new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["type"] = "integer" } }, new JsonObject { ["type"] = "string", ["pattern"] = "^-?\\d+\\.\\.-?\\d+$" }) },
                 ["batch_size"] = new JsonObject { ["type"] = "integer", ["minimum"] = 1 },
                 ["negative_prompt"] = new JsonObject { ["type"] = "string", ["description"] = "Generate stages: the negative prompt of every image." },
+                ["scoring_prompt"] = new JsonObject { ["type"] = "string", ["description"] = "Score stages: score every image against this prompt instead of its own." },
             },
             ["allOf"] = stageVariants,
         };

@@ -87,6 +87,7 @@ public class GeneratorRunTests
                 kind: score
                 plugin: onnx-reward
                 inputs: [faces]
+                scoring_prompt: "a portrait photo of a face"
                 options:
                   model_path: {onnx}
                   bpe_vocab_path: {bpe}
@@ -116,6 +117,8 @@ public class GeneratorRunTests
 
         var scores = outputs.Single(o => o.Stage.Id == "scores");
         Assert.Equal(12, scores.Primary!.Numeric("pickscore-onnx").Values.Count(double.IsFinite));
+        Assert.All(scores.Primary.Text("prompt").Values, p => Assert.Equal("a portrait photo of a face", p));
+        Assert.Equal(3, scores.Primary.Text("condition").Values.Distinct().Count());
         var effect = outputs.Single(o => o.Stage.Id == "effect");
         Assert.NotEmpty(effect.Tables);
         Assert.True(File.Exists(Path.Combine(store.Directory, "report.md")));
