@@ -53,10 +53,11 @@ public sealed class DpmSolverMultistepScheduler : DiffusionScheduler
             throw config.Error("use_exponential_sigmas", "only one of use_karras_sigmas, use_exponential_sigmas, use_beta_sigmas can be true.");
         FinalSigmaIsMin = config.GetChoice("final_sigmas_type", "zero", "zero", "sigma_min") == "sigma_min";
         LambdaMinClipped = config.GetDouble("lambda_min_clipped", double.NegativeInfinity);
+        // Only learned / learned_range change anything; DDPM's fixed_* values (a swapped DDPM config) act as null.
         var variance = config.GetString("variance_type", null);
-        if (variance is not (null or "learned" or "learned_range"))
-            throw config.Error("variance_type", $"'{variance}' is not supported (supported: null, learned, learned_range).");
-        LearnedVariance = variance is not null;
+        if (variance is not (null or "learned" or "learned_range" or "fixed_small" or "fixed_small_log" or "fixed_large" or "fixed_large_log"))
+            throw config.Error("variance_type", $"'{variance}' is not supported (supported: null, learned, learned_range, or a DDPM fixed_* type, which is ignored).");
+        LearnedVariance = variance is "learned" or "learned_range";
         Spacing = ReadSpacing(config, "linspace");
         StepsOffset = config.GetInt("steps_offset", 0);
         trainSigmas = SigmaSchedules.TrainSigmas(AlphasCumprod);
