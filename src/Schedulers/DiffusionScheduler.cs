@@ -85,6 +85,26 @@ public abstract class DiffusionScheduler : IDiffusionScheduler
         return (BroadcastPerItem(acp.sqrt(), like), BroadcastPerItem((1 - acp).sqrt(), like));
     }
 
+    /// <summary>x_0 + sigma noise (sigma-space schedulers), sigma cast to the sample dtype first as in diffusers.</summary>
+    protected static Tensor AddSigmaNoise(Tensor originalSamples, Tensor noise, float sigma)
+    {
+        CheckSameShape(noise, originalSamples, nameof(noise));
+        using var scope = NewDisposeScope();
+        // diffusers casts the sigma to the sample dtype before multiplying.
+        var s = tensor(sigma).to(originalSamples.dtype).to(originalSamples.device);
+        return (originalSamples + noise * s).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>x_0 + sigma_train[t] noise per item at integer training timesteps.</summary>
+    protected Tensor AddTrainSigmaNoise(Tensor originalSamples, Tensor noise, Tensor timesteps, float[] sigmas)
+    {
+        CheckSameShape(noise, originalSamples, nameof(noise));
+        using var scope = NewDisposeScope();
+        var index = TrainTimestepIndex(timesteps, originalSamples.device);
+        var sigma = tensor(sigmas, device: originalSamples.device).to(originalSamples.dtype).index_select(0, index);
+        return (originalSamples + noise * BroadcastPerItem(sigma, originalSamples)).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Validates integer training timesteps and returns them as a flat int64 index.</summary>
     protected Tensor TrainTimestepIndex(Tensor timesteps, Device device)
     {

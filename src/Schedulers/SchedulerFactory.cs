@@ -70,7 +70,14 @@ public static class SchedulerFactory
 
     private static Dictionary<string, Entry> BuildEntries()
     {
+        var ddpm = new Entry(DdpmScheduler.DiffusersClassName, (c, s) => new DdpmScheduler(c, s));
         var ddim = new Entry(DdimScheduler.DiffusersClassName, (c, s) => new DdimScheduler(c, s));
+        var pndm = new Entry(PndmScheduler.DiffusersClassName, (c, s) => new PndmScheduler(c, s));
+        var plms = pndm with { Overrides = new Dictionary<string, object?> { ["skip_prk_steps"] = true } };
+        var euler = new Entry(EulerDiscreteScheduler.DiffusersClassName, (c, s) => new EulerDiscreteScheduler(c, s));
+        var eulerAncestral = new Entry(EulerAncestralDiscreteScheduler.DiffusersClassName, (c, s) => new EulerAncestralDiscreteScheduler(c, s));
+        var dpm = new Entry(DpmSolverMultistepScheduler.DiffusersClassName, (c, s) => new DpmSolverMultistepScheduler(c, s));
+        var dpmKarras = dpm with { Overrides = new Dictionary<string, object?> { ["use_karras_sigmas"] = true } };
 
         var entries = new Dictionary<string, Entry>(StringComparer.Ordinal);
         void Add(Entry entry, params string[] aliases)
@@ -78,7 +85,15 @@ public static class SchedulerFactory
             entries[Normalize(entry.ClassName)] = entry;
             foreach (var alias in aliases) entries[Normalize(alias)] = entry;
         }
+        Add(ddpm, "ddpm");
         Add(ddim, "ddim");
+        Add(pndm, "pndm");
+        entries[Normalize("plms")] = plms;
+        Add(euler, "euler");
+        Add(eulerAncestral, "euler-ancestral", "euler-a", "euler-ancestral-discrete");
+        Add(dpm, "dpm-solver++", "dpmpp-2m", "dpm++-2m", "dpmsolver++", "dpm-solver-multistep");
+        entries[Normalize("dpmpp-2m-karras")] = dpmKarras;
+        entries[Normalize("dpm++-2m-karras")] = dpmKarras;
         return entries;
     }
 }

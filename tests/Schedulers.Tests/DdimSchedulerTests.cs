@@ -187,4 +187,27 @@ public sealed class DdimSchedulerTests
         var actual = stochastic.Step(s1, 0, eps, x, noise).PrevSample;
         Assert.True((actual - expected).abs().max().item<float>() < 1e-5);
     }
+
+    /// <summary>add_noise, get_velocity and the v-prediction x_0 estimate agree: with v = GetVelocity(x_0, n, t) and
+    /// x_t = AddNoise(x_0, n, t), PredictOriginalSample(v, x_t) recovers x_0 (per item timesteps).</summary>
+    [Fact]
+    public void VelocityAddNoiseAndVPredictionAreConsistent()
+    {
+        var scheduler = DiffusersTestSuite.Build("ddim", DiffusersTestConfig(("prediction_type", "v_prediction"), ("clip_sample", false)));
+        var schedule = scheduler.Schedule(10);
+        using var scope = NewDisposeScope();
+        var x0 = randn(2, 3, 4, 4, generator: SchedulerNoise.CpuGenerator(1));
+        var noise = randn(2, 3, 4, 4, generator: SchedulerNoise.CpuGenerator(2));
+        var t = (long)schedule.Timesteps[4];
+        var timesteps = tensor(new[] { t, t });
+        var xt = scheduler.AddNoise(x0, noise, timesteps);
+        var v = scheduler.GetVelocity(x0, noise, timesteps);
+        var recovered = scheduler.PredictOriginalSample(schedule, 4, v, xt);
+        Assert.True((recovered - x0).abs().max().item<float>() < 1e-5);
+
+        double a = scheduler.BetaSchedule.AlphasCumprod[(int)t];
+        Assert.True((v - (Math.Sqrt(a) * noise - Math.Sqrt(1 - a) * x0)).abs().max().item<float>() < 1e-6);
+        Assert.Throws<ArgumentOutOfRangeException>(() => scheduler.AddNoise(x0, noise, tensor(new long[] { 0, 1000 })));
+        Assert.Throws<ArgumentException>(() => scheduler.AddNoise(x0, noise, tensor(new[] { 1.5f, 2f })));
+    }
 }
