@@ -16,7 +16,7 @@ public sealed record SamplingSettings
     /// <summary>Number of inference steps (<c>num_inference_steps</c>).</summary>
     public int Steps { get; init; } = 50;
 
-    /// <summary>A scheduler name (ddim, ddpm, pndm, euler, euler-ancestral, dpm++2m...; see SchedulerFactory), built
+    /// <summary>A scheduler name (ddim, ddpm, pndm, euler, euler-ancestral, dpmpp-2m...; see SchedulerFactory), built
     /// from the model's <c>scheduler/scheduler_config.json</c> as diffusers' <c>from_config</c>; null: that config's own class.</summary>
     public string? Scheduler { get; init; }
 

@@ -11,7 +11,7 @@ namespace BiasBench.Plugins.Generators;
 /// <see cref="Variant"/>, <see cref="Device"/>, <see cref="Dtype"/>) pick the loaded pipeline; the sampling settings
 /// (steps, scheduler, eta, guidance, size) are per request, so sweeping them reuses the loaded model.
 /// </summary>
-public class DiffusionGeneratorOptions
+public class DiffusionGeneratorOptions : IValidatableObject
 {
     /// <summary>The diffusers model folder, or a model name / hub repository found in the Hugging Face cache
     /// (<c>biasbench models download NAME</c>), e.g. google/ddpm-celebahq-256.</summary>
@@ -34,7 +34,7 @@ public class DiffusionGeneratorOptions
     [Range(1, 1000)]
     public int Steps { get; set; } = 50;
 
-    /// <summary>ddim, ddpm, pndm, euler, euler-ancestral, dpm++2m (diffusers class names work too); empty = the model's own
+    /// <summary>ddim, ddpm, pndm, euler, euler-ancestral, dpmpp-2m (diffusers class names work too); empty = the model's own
     /// scheduler/scheduler_config.json class. Built from that config as diffusers' from_config.</summary>
     public string? Scheduler { get; set; }
 
@@ -54,6 +54,15 @@ public class DiffusionGeneratorOptions
         if (onCpu && dtype == ScalarType.Float16)
             throw new ArgumentException("dtype float16 is not supported on the CPU; use float32 or bfloat16 there.");
         return (device.ToString(), dtype);
+    }
+
+    /// <summary>Checked with the config, before any work: the scheduler name must be one the schedulers library knows.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!string.IsNullOrWhiteSpace(Scheduler) && !BiasBench.Schedulers.SchedulerFactory.IsKnown(Scheduler))
+            yield return new ValidationResult(
+                $"unknown scheduler '{Scheduler}' (known: {string.Join(", ", BiasBench.Schedulers.SchedulerFactory.Names.Order(StringComparer.Ordinal))}).",
+                [nameof(Scheduler)]);
     }
 
     public virtual SamplingSettings Sampling() => new() { Steps = Steps, Scheduler = string.IsNullOrWhiteSpace(Scheduler) ? null : Scheduler, Eta = Eta };

@@ -38,9 +38,12 @@ public static class ModelWeightsResolver
                       $"Download its files with: biasbench models download {value} --file <file> ...";
             return null;
         }
-        var hint = ModelCatalog.Find(componentName) is { } known
-            ? $" Download them with: biasbench models download {known.Name} --local-dir {value}"
-            : "";
+        // A folder named like a known model (models/pickscore, or a file inside it) is what --local-dir fills.
+        var folder = Path.HasExtension(full) ? Path.GetDirectoryName(full)! : full;
+        var relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), folder);
+        var hint = ModelCatalog.Find(Path.GetFileName(folder)) is { } known
+            ? $" Download them with: biasbench models download {known.Name} --local-dir {relative}"
+            : $" Fetch them with 'biasbench models download NAME --local-dir {relative}' ('biasbench models list' shows the known models; the '{componentName}' documentation says which files it needs), or point the option at existing files.";
         missing = $"the weights '{value}' do not exist (resolved to {full}).{hint}";
         return null;
     }

@@ -33,6 +33,8 @@ public class ModelWeightsResolverTests
         Assert.Null(ModelWeightsResolver.Resolve("stable-diffusion-v1-5", dir, "stable-diffusion", hub, out var m2));
         Assert.Contains("biasbench models download stable-diffusion-v1-5", m2);
         Assert.Null(ModelWeightsResolver.Resolve("../models/pickscore", dir, "pickscore", hub, out var m3));
-        Assert.Contains("--local-dir ../models/pickscore", m3);
+        Assert.Contains("biasbench models download pickscore --local-dir", m3);
+        Assert.Null(ModelWeightsResolver.Resolve("../models/pickscore/vocab.json", dir, "hps-v2.1", hub, out var m4));
+        Assert.Contains("biasbench models download pickscore --local-dir", m4);
     }
 }
