@@ -26,6 +26,41 @@ public sealed class StableDiffusionNetworksTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TextEncoderLoadsTransformers4KeysWithTheTextModelPrefix()
+    {
+        // stable-diffusion-v1-5's text_encoder/model.safetensors (transformers 4) names tensors text_model.*; the
+        // fixture (transformers 5) does not. Both must load the same weights.
+        var folder = DiffusionFixture.Folder(DiffusionFixture.StableDiffusionFolder);
+        var encoderFolder = Path.Combine(folder, "text_encoder");
+        Dictionary<string, Tensor> tensors;
+        using (var file = BiasBench.Torch.Weights.SafeTensorsFile.Open(Path.Combine(encoderFolder, "model.safetensors"))) tensors = file.LoadAll();
+        var dir = Directory.CreateTempSubdirectory("biasbench-text-encoder").FullName;
+        try
+        {
+            var prefixed = tensors.ToDictionary(kv => "text_model." + kv.Key, kv => kv.Value);
+            prefixed["text_model.embeddings.position_ids"] = arange(77, dtype: ScalarType.Int64).unsqueeze(0); // older files carry this buffer
+            var weights = Path.Combine(dir, "model.safetensors");
+            BiasBench.Torch.Weights.SafeTensorsFile.Save(weights, prefixed);
+            using var a = ClipTextEncoder.Load(Path.Combine(encoderFolder, "config.json"), Path.Combine(encoderFolder, "model.safetensors"));
+            using var b = ClipTextEncoder.Load(Path.Combine(encoderFolder, "config.json"), weights);
+            var cases = DiffusionFixture.Cases(folder);
+            try
+            {
+                using var noGrad = no_grad();
+                using var ha = a.HiddenStates(cases["input_ids"]);
+                using var hb = b.HiddenStates(cases["input_ids"]);
+                Assert.Equal(0, DiffusionFixture.MaxAbsDiff(hb, ha));
+            }
+            finally { cases.DisposeAll(); }
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+
+    [Fact]
     public void ConditionalUNetMatchesDiffusers()
     {
         var folder = DiffusionFixture.Folder(DiffusionFixture.StableDiffusionFolder);

@@ -24,6 +24,28 @@ public sealed class UNet2DModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void RunsInBfloat16CloseToFloat32()
+    {
+        // fp16 weights load into any dtype; bf16 keeps ~3 significant digits, so the bf16 output is compared relative
+        // to the output's scale (fp16 convolutions are not available on every CPU build: bf16 is the CPU check).
+        var folder = DiffusionFixture.Folder(DiffusionFixture.DdpmFolder);
+        using var unet = DiffusionModels.LoadUNet2D(Path.Combine(folder, "unet"));
+        var cases = DiffusionFixture.Cases(folder);
+        try
+        {
+            using var noGrad = no_grad();
+            using var reference = unet.Forward(cases["x"], cases["t"]);
+            unet.To(CPU, ScalarType.BFloat16);
+            using var low = unet.Forward(cases["x"], cases["t"]);
+            Assert.Equal(ScalarType.BFloat16, low.dtype);
+            var relative = DiffusionFixture.MaxAbsDiff(low, reference) / reference.abs().max().item<float>();
+            output.WriteLine($"bf16 vs fp32: max |diff| / max |eps| = {relative:E2}");
+            Assert.True(relative < 0.05, $"bf16 output is {relative:P1} off");
+        }
+        finally { cases.DisposeAll(); }
+    }
+
+    [Fact]
     public void ConfigIsReadFromTheCheckpointFolder()
     {
         var folder = DiffusionFixture.Folder(DiffusionFixture.DdpmFolder);
