@@ -57,7 +57,9 @@ internal sealed class ResponseCacheHandler(string cacheDirectory, string? rawDir
         else record["body_base64"] = Convert.ToBase64String(bytes);
 
         var status = response.StatusCode;
-        if (response.IsSuccessStatusCode || (textual && isDefinitiveFailure(status, record["body"]!.GetValue<string>())))
+        // A 2xx whose JSON does not parse is a fault, not an answer: it is not cached, so the next run asks again.
+        var wellFormed = !textual || !(contentType ?? "").Contains("json", StringComparison.OrdinalIgnoreCase) || TryParse(record["body"]!.GetValue<string>()) is not null;
+        if (wellFormed && (response.IsSuccessStatusCode || (textual && isDefinitiveFailure(status, record["body"]!.GetValue<string>()))))
             Write(file, record);
         WriteRaw(cacheKey, record, body, fromCache: false);
         return ToResponse(record, request);
