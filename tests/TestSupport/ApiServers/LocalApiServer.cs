@@ -2,10 +2,8 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
+using System.Net;
+using System.Net.Sockets;
 
 namespace BiasBench.TestSupport.ApiServers;
 
@@ -24,7 +22,7 @@ public sealed record Reply(int Status, string Body, string ContentType = "applic
 }
 
 /// <summary>
-/// A local HTTP server (Kestrel on 127.0.0.1, random port) speaking the wire formats of the OpenAI chat completions
+/// A local HTTP server (HttpListener on 127.0.0.1, a free port) speaking the wire formats of the OpenAI chat completions
 /// and images APIs and of Gemini's generateContent. Routes: <c>/v1/chat/completions</c>, <c>/v1/images/generations</c>,
 /// <c>/v1beta/models/{model}:generateContent</c>, and <c>/files/{name}</c> for image URLs. Each route answers from its
 /// queue of scripted replies first, then with a well-formed default answer derived from the request content.
@@ -32,11 +30,13 @@ public sealed record Reply(int Status, string Body, string ContentType = "applic
 public sealed class LocalApiServer : IAsyncDisposable
 {
     public const string Chat = "chat", Images = "images", Gemini = "gemini", Files = "files";
-    private readonly WebApplication _app;
+    private readonly HttpListener _listener;
+    private readonly CancellationTokenSource _stop = new();
+    private Task _loop = Task.CompletedTask;
     private readonly ConcurrentDictionary<string, ConcurrentQueue<Reply>> _scripts = new();
     private readonly ConcurrentDictionary<string, byte[]> _files = new();
 
-    private LocalApiServer(WebApplication app) { _app = app; }
+    private LocalApiServer(HttpListener listener) { _listener = listener; }
 
     public string BaseUrl { get; private set; } = "";
     public string OpenAiBase => BaseUrl + "/v1";
@@ -59,47 +59,70 @@ public sealed class LocalApiServer : IAsyncDisposable
         foreach (var r in replies) q.Enqueue(r);
     }
 
-    public static async Task<LocalApiServer> StartAsync()
+    public static Task<LocalApiServer> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        var server = new LocalApiServer(app);
-        app.MapPost("/v1/chat/completions", ctx => server.Handle(ctx, Chat, server.DefaultChat));
-        app.MapPost("/v1/images/generations", ctx => server.Handle(ctx, Images, server.DefaultImages));
-        app.MapPost("/v1beta/models/{model}", ctx => server.Handle(ctx, Gemini, server.DefaultGemini));
-        app.MapGet("/files/{name}", ctx => server.Handle(ctx, Files, _ =>
-            server._files.TryGetValue((string)ctx.Request.RouteValues["name"]!, out var png)
-                ? new Reply(200, Convert.ToBase64String(png), "image/png")
-                : new Reply(404, "{\"error\":{\"message\":\"no such file\"}}")));
-        await app.StartAsync();
-        server.BaseUrl = app.Urls.First().TrimEnd('/');
-        return server;
+        // A free port from the OS, then an HttpListener on 127.0.0.1 only (the BCL's HTTP server: no ASP.NET framework
+        // in the test processes, which would shadow the host's Microsoft.Extensions assemblies in their output folders).
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var listener = new HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        var server = new LocalApiServer(listener) { BaseUrl = $"http://127.0.0.1:{port}" };
+        server._loop = Task.Run(server.AcceptLoop);
+        return Task.FromResult(server);
     }
 
-    private async Task Handle(HttpContext ctx, string route, Func<JsonObject, Reply> fallback)
+    private async Task AcceptLoop()
     {
-        using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
+        while (!_stop.IsCancellationRequested)
+        {
+            HttpListenerContext ctx;
+            try { ctx = await _listener.GetContextAsync(); }
+            catch (Exception) { return; }
+            _ = Task.Run(() => Dispatch(ctx));
+        }
+    }
+
+    private async Task Dispatch(HttpListenerContext ctx)
+    {
+        try
+        {
+            var path = ctx.Request.Url!.AbsolutePath;
+            if (path == "/v1/chat/completions") await Handle(ctx, Chat, DefaultChat);
+            else if (path == "/v1/images/generations") await Handle(ctx, Images, DefaultImages);
+            else if (path.StartsWith("/v1beta/models/", StringComparison.Ordinal)) await Handle(ctx, Gemini, DefaultGemini);
+            else if (path.StartsWith("/files/", StringComparison.Ordinal))
+                await Handle(ctx, Files, _ => _files.TryGetValue(path["/files/".Length..], out var png)
+                    ? new Reply(200, Convert.ToBase64String(png), "image/png")
+                    : new Reply(404, "{\"error\":{\"message\":\"no such file\"}}"));
+            else { ctx.Response.StatusCode = 404; ctx.Response.Close(); }
+        }
+        catch (Exception) { try { ctx.Response.Abort(); } catch (Exception) { } } // the client went away (e.g. a timeout test)
+    }
+
+    private async Task Handle(HttpListenerContext ctx, string route, Func<JsonObject, Reply> fallback)
+    {
+        using var reader = new StreamReader(ctx.Request.InputStream, Encoding.UTF8);
         var body = await reader.ReadToEndAsync();
-        var auth = ctx.Request.Headers.Authorization.FirstOrDefault();
-        var goog = ctx.Request.Headers["x-goog-api-key"].FirstOrDefault();
-        Received.Enqueue(new ReceivedRequest(route, ctx.Request.Path + ctx.Request.QueryString, body, auth, goog));
+        var auth = ctx.Request.Headers["Authorization"];
+        var goog = ctx.Request.Headers["x-goog-api-key"];
+        Received.Enqueue(new ReceivedRequest(route, ctx.Request.Url!.PathAndQuery, body, auth, goog));
         var reply = _scripts.TryGetValue(route, out var q) && q.TryDequeue(out var scripted)
             ? scripted
             : fallback(body.Length == 0 ? [] : JsonNode.Parse(body) as JsonObject ?? []);
-        if (reply.Delay > TimeSpan.Zero)
-        {
-            try { await Task.Delay(reply.Delay, ctx.RequestAborted); }
-            catch (OperationCanceledException) { return; }
-        }
+        if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay, _stop.Token);
         var credential = auth ?? goog ?? "";
         ctx.Response.StatusCode = reply.Status;
         ctx.Response.ContentType = reply.ContentType;
-        if (reply.RetryAfter is { } ra) ctx.Response.Headers.RetryAfter = ra;
+        if (reply.RetryAfter is { } ra) ctx.Response.Headers["Retry-After"] = ra;
         foreach (var (k, v) in reply.Headers) ctx.Response.Headers[k] = v.Replace("{auth}", credential);
-        if (reply.ContentType.StartsWith("image/")) await ctx.Response.Body.WriteAsync(Convert.FromBase64String(reply.Body));
-        else await ctx.Response.WriteAsync(reply.Body.Replace("{auth}", credential));
+        var bytes = reply.ContentType.StartsWith("image/") ? Convert.FromBase64String(reply.Body) : Encoding.UTF8.GetBytes(reply.Body.Replace("{auth}", credential));
+        ctx.Response.ContentLength64 = bytes.Length;
+        await ctx.Response.OutputStream.WriteAsync(bytes);
+        ctx.Response.Close();
     }
 
     // ---- defaults ------------------------------------------------------------------------------------------
@@ -214,7 +237,9 @@ public sealed class LocalApiServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        _stop.Cancel();
+        _listener.Stop();
+        _listener.Close();
+        try { await _loop; } catch (Exception) { }
     }
 }
