@@ -179,7 +179,7 @@ public class ExperimentRunnerTests
         {
             // Batches of 3 mix good and bad prompts: the good ones still succeed.
             Assert.Equal((3, 3), (gen.ItemsComputed, gen.ItemsFailed));
-            var table = gen.Tables.Single();
+            var table = gen.Tables.First(t => t.Name == gen.Stage.Id);
             Assert.All(table.Text("negative_prompt").Values, v => Assert.Equal("blurry", v));
             var errors = table.Text("error").Values;
             var conditions = table.Text("condition").Values;
@@ -187,7 +187,7 @@ public class ExperimentRunnerTests
                 Assert.Equal(conditions[i] == "bad", errors[i] is not null && errors[i]!.Contains("out of memory"));
             Assert.All(gen.Images, img => Assert.Equal("blurry", img.Tags["negative_prompt"]));
         }
-        var ids = outputs.SelectMany(o => o.Tables.Single().Text("image_id").Values).ToList();
+        var ids = outputs.SelectMany(o => o.Tables.First(t => t.Name == o.Stage.Id).Text("image_id").Values).ToList();
         Assert.Equal(ids.Count, ids.Distinct().Count());
         Assert.Contains("throwing-generator_good_0_scale-2", ids);
     }

@@ -16,13 +16,13 @@ namespace BiasBench.Host.Runs;
 internal static class GenerateStage
 {
     /// <summary>Columns of the stage table; provenance settings with one of these names get a "setting_" prefix.</summary>
-    private static readonly string[] FixedColumns = ["image_id", "condition", "prompt", "negative_prompt", "seed", "generator", "path", "error"];
+    private static readonly string[] FixedColumns = ["image_id", "condition", "prompt", "negative_prompt", "seed", "generator", "path", "error", "outcome"];
 
     public static async Task RunAsync(StageContext ctx, CancellationToken ct)
     {
         var ids = new List<string?>(); var conditions = new List<string?>(); var prompts = new List<string?>(); var negatives = new List<string?>();
         var seeds = new List<double>(); var generators = new List<string?>(); var paths = new List<string?>(); var errors = new List<string?>();
-        var settings = new List<IReadOnlyDictionary<string, string>?>();
+        var settings = new List<IReadOnlyDictionary<string, string>?>(); var outcomes = new List<string>();
         foreach (var component in ctx.Planned.Components)
         {
             using var generator = ctx.Create<IImageGenerator>(component);
@@ -45,6 +45,7 @@ internal static class GenerateStage
             var pending = requests.Where(r => !(cache.TryGet(KeyOf(r), out var v) && File.Exists(v?["file"]?.GetValue<string>()))).ToList();
             ctx.Output.ItemsFromCache += requests.Count - pending.Count;
             var failures = new Dictionary<GenerationRequest, string>();
+            var refusals = new HashSet<GenerationRequest>();
             using (var task = ctx.Progress.Start($"{ctx.Stage.Id}: {info.Name}", pending.Count))
             {
                 foreach (var batch in pending.Chunk(Math.Max(1, ctx.Stage.BatchSize ?? generator.PreferredBatchSize)))
@@ -64,7 +65,7 @@ internal static class GenerateStage
                             cache.Put(key, new JsonObject { ["file"] = file, ["provenance"] = JsonSerializer.SerializeToNode(r.Value.Provenance) });
                             ctx.Output.ItemsComputed++;
                         }
-                        else failures[batch[i]] = r.Error!;
+                        else { failures[batch[i]] = r.Error!; if (r.IsRefusal) refusals.Add(batch[i]); }
                         task.Increment();
                     }
                 }
@@ -73,7 +74,8 @@ internal static class GenerateStage
             {
                 var id = ImageId(info.Name, r.Tags["condition"], r.Seed, ctx.Stage.SweepValues);
                 ids.Add(id); conditions.Add(r.Tags["condition"]); prompts.Add(r.Prompt); negatives.Add(r.NegativePrompt); seeds.Add(r.Seed); generators.Add(info.Name);
-                if (failures.TryGetValue(r, out var error)) { paths.Add(null); errors.Add(error); settings.Add(null); ctx.Output.ItemsFailed++; continue; }
+                if (failures.TryGetValue(r, out var error)) { paths.Add(null); errors.Add(error); settings.Add(null); outcomes.Add(refusals.Contains(r) ? "refusal" : "error"); ctx.Output.ItemsFailed++; continue; }
+                outcomes.Add("success");
                 cache.TryGet(KeyOf(r), out var record);
                 var target = Path.Combine(outDir, id + ".png");
                 File.Copy(record!["file"]!.GetValue<string>(), target, overwrite: true);
@@ -88,7 +90,8 @@ internal static class GenerateStage
         var table = new DataTable(ctx.Stage.Id) { Caption = "Generated images with prompt, condition, seed and the generator's settings." }
             .Add("image_id", ids.ToArray()).Add("condition", conditions.ToArray()).Add("prompt", prompts.ToArray())
             .Add("negative_prompt", negatives.ToArray())
-            .Add("seed", seeds.ToArray()).Add("generator", generators.ToArray()).Add("path", paths.ToArray()).Add("error", errors.ToArray());
+            .Add("seed", seeds.ToArray()).Add("generator", generators.ToArray()).Add("path", paths.ToArray()).Add("error", errors.ToArray())
+            .Add("outcome", outcomes.Select(o => (string?)o).ToArray());
         // One column per provenance setting (scheduler, steps, guidance, dtype, weights checksum...), in first-seen order.
         var settingKeys = settings.Where(s => s is not null).SelectMany(s => s!.Keys).Distinct(StringComparer.Ordinal).ToList();
         foreach (var key in settingKeys)
@@ -97,6 +100,7 @@ internal static class GenerateStage
             table.Add(column, settings.Select(s => s is not null && s.TryGetValue(key, out var v) ? v : null).ToArray());
         }
         ctx.Output.Tables.Add(table);
+        if (outcomes.Any(o => o != "success")) ctx.Output.Tables.Add(OutcomeTables.ByCondition($"{ctx.Stage.Id}-outcomes", conditions, outcomes));
     }
 
     /// <summary>

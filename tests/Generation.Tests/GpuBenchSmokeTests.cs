@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace BiasBench.GpuBench.Tests;
+namespace BiasBench.Generation.Tests;
 
 /// <summary>The diffusion bench modes' tiny presets run on the CPU (CI-sized smoke test of what runs on the GPU machine).</summary>
 public sealed class DiffusionBenchTests
