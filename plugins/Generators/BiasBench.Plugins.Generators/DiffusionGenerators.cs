@@ -47,9 +47,19 @@ public abstract class DiffusionGeneratorBase : IImageGenerator
         ["steps"] = Sampling.Steps.ToString(CultureInfo.InvariantCulture),
         ["eta"] = Sampling.Eta.ToString("R", CultureInfo.InvariantCulture),
         ["dtype"] = ImageTensors.DTypeName(DType),
-        ["model"] = Path.GetFileName(Path.TrimEndingDirectorySeparator(Options.Model)),
+        ["model"] = ModelLabel(Options.Model),
         ["weights_sha256"] = WeightsChecksum,
     };
+
+    /// <summary>"org/name@commit" for a Hugging Face cache snapshot (models--org--name/snapshots/commit), else the folder name.</summary>
+    public static string ModelLabel(string folder)
+    {
+        var parts = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)).Split(Path.DirectorySeparatorChar);
+        var repo = Array.FindLastIndex(parts, p => p.StartsWith("models--", StringComparison.Ordinal));
+        if (repo >= 0 && repo + 2 < parts.Length && parts[repo + 1] == "snapshots")
+            return $"{parts[repo]["models--".Length..].Replace("--", "/", StringComparison.Ordinal)}@{parts[repo + 2]}";
+        return parts[^1];
+    }
 
     /// <summary>Images [B, 3, H, W] in [0, 1] -> PNGs with prompt, seed and the settings as text chunks.</summary>
     protected IReadOnlyList<ItemResult<GeneratedImage>> Encode(Tensor images, IReadOnlyList<GenerationRequest> batch, string schedulerClass)
