@@ -13,12 +13,17 @@ public class HackathonScoresDatasetTests
         var path = Fixtures.Data(file);
         var content = await new HackathonScoresDataset(new HackathonScoresOptions { Path = path, Generator = "X" }).LoadAsync(default);
         var t = content.Table;
-        Assert.Equal(300, t.RowCount);
+        // Sizes and reward columns come from the file itself: a header, one row per image, 3 prompt conditions per seed.
+        var lines = File.ReadAllText(path).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        var rows = lines.Length - 1;
+        Assert.Equal(rows, t.RowCount);
         Assert.Equal("0_attractive", t.Text("image_id")[0]); // the file name without extension, as for every dataset
-        Assert.Equal(300, t.Text("image_id").Values.Distinct().Count());
-        Assert.Equal(100, t.Numeric("seed").Values.Distinct().Count());
+        Assert.Equal(rows, t.Text("image_id").Values.Distinct().Count());
+        Assert.Equal(rows / 3, t.Numeric("seed").Values.Distinct().Count());
         Assert.Equal(new[] { "attractive", "normal", "unattractive" }, t.Text("condition").Values.Distinct().Order());
-        foreach (var reward in new[] { "image_reward", "pick_score", "hps" })
+        var rewards = lines[0].Split(',').Except(["image_path", "prompt", "attractiveness"]).ToList();
+        Assert.NotEmpty(rewards);
+        foreach (var reward in rewards)
             Assert.DoesNotContain(t.Numeric(reward).Values, double.IsNaN);
         // The first data row, checked against the file's own text (CRLF and Windows paths survive intact).
         var firstLine = File.ReadAllText(path).Split("\r\n")[1].Split(',');

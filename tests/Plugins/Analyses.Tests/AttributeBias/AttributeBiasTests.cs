@@ -404,23 +404,25 @@ public class AttributeBiasTests
     {
         // 202,599 rows x 40 attributes x 3 rewards (the fixture tiled to CelebA's size); bootstrap off.
         var source = Csv.Read(Fixtures.File(ScoresCsv));
-        const int n = 202_599;
+        var section = Expect.Objects(Fixtures.Json("stats/expected_stats.json").RootElement).First(s => s.Value.TryGetProperty("rewards", out _)).Value;
+        var rewards = section.GetProperty("rewards").EnumerateArray().Select(e => e.GetString()!).ToList();
+        const int n = 202_599; // full CelebA
         var big = new DataTable("celeba_full");
         foreach (var column in source.Columns.Where(c => c.IsNumeric))
         {
             var v = ((NumericColumn)column).Values; var tiled = new double[n];
             var jitter = new Random(column.Name.Length);
-            for (var i = 0; i < n; i++) tiled[i] = v[i % v.Length] + (column.Name is "hps" or "pick_score" or "image_reward" ? 1e-3 * jitter.NextDouble() : 0);
+            for (var i = 0; i < n; i++) tiled[i] = v[i % v.Length] + (rewards.Contains(column.Name) ? 1e-3 * jitter.NextDouble() : 0);
             big.Add(column.Name, tiled);
         }
-        var options = new AttributeBiasOptions { Bootstrap = { Resamples = 0 } };
+        var options = new AttributeBiasOptions { Rewards = rewards, Bootstrap = { Resamples = 0 } };
         var inputs = new AnalysisInputs(new Dictionary<string, DataTable> { ["scores"] = big });
         // Speed is measured by the BenchmarkDotNet benchmark (benchmarks/), not here; this checks the full-size path works.
         var log = new CapturingLogger();
         var result = await new AttributeBiasAnalysis(options).RunAsync(inputs, log, TestContext.Current.CancellationToken);
         Assert.Equal(n, (int)Table(result, "ols_fit").Numeric("n")[0]);
         foreach (var line in log.Lines) TestContext.Current.TestOutputHelper?.WriteLine(line);
-        Assert.Equal(3 * (source.Columns.Count(c => c.IsNumeric) - 3), Table(result, "attribute_correlations").RowCount);
+        Assert.Equal(rewards.Count * (source.Columns.Count(c => c.IsNumeric) - rewards.Count), Table(result, "attribute_correlations").RowCount);
     }
 
     // ---- helpers ----
