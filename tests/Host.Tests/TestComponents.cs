@@ -48,6 +48,8 @@ public sealed class SecretReward(SecretRewardOptions o, ILogger logger) : IRewar
     public async Task<IReadOnlyList<ItemResult<double>>> ScoreAsync(IReadOnlyList<RewardRequest> batch, CancellationToken ct)
     {
         logger.LogInformation("calling {Endpoint} with key {Key} and credential {Credential}", o.Endpoint, o.ApiKey, o.ServiceCredential);
+        // The bare token of "Bearer <token>" too, as a client would send it in a header.
+        logger.LogInformation("token {Token}", o.ServiceCredential?.Split(' ').Last());
         var results = new List<ItemResult<double>>();
         foreach (var r in batch)
         {

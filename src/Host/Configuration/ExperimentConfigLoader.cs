@@ -334,6 +334,8 @@ public static partial class ExperimentConfigLoader
                             else { problem(s, $"environment variable '{name}' is not set (write ${{{name}:-default}} for a default)."); return m.Value; }
                         }
                         if (SecretHints.Any(h => name.Contains(h, StringComparison.OrdinalIgnoreCase)) && value.Length > 0) found.Add(value);
+                        // Remembered per node: if the option it lands in is [Secret], the variable's value is a secret too.
+                        if (m.Groups[1].Success && value.Length > 0) SubstitutedValues.Add(s, value);
                         return value;
                     });
                     break;

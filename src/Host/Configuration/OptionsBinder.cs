@@ -60,7 +60,9 @@ public static class OptionsBinder
                 problems.Add(new ConfigProblem(Loc(file, keyNode), $"unknown option '{path}{key}'{NearestName.Suggest(key, props.Keys)}."));
                 continue;
             }
-            if (Convert(valueNode, prop.PropertyType, file, problems, path + key, SecretOptions.IsSecret(prop)) is { Ok: true } result)
+            var secret = SecretOptions.IsSecret(prop);
+            if (secret) SubstitutedValues.RegisterSecrets(valueNode);
+            if (Convert(valueNode, prop.PropertyType, file, problems, path + key, secret) is { Ok: true } result)
                 prop.SetValue(target, result.Value);
         }
     }

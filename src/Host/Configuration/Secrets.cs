@@ -190,3 +190,35 @@ public static class SecretOptions
         }
     }
 }
+
+/// <summary>
+/// The environment values substituted into each config scalar, so that a value that lands in a [Secret] option is
+/// masked on its own too (e.g. the token of <c>"Bearer ${SERVICE_LOGIN}"</c>), whatever the variable is called.
+/// </summary>
+internal static class SubstitutedValues
+{
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<YamlDotNet.RepresentationModel.YamlScalarNode, List<string>> Values = new();
+
+    public static void Add(YamlDotNet.RepresentationModel.YamlScalarNode node, string value)
+    {
+        var list = Values.GetOrCreateValue(node);
+        lock (list) list.Add(value);
+    }
+
+    /// <summary>Registers every value substituted anywhere under <paramref name="node"/> as a secret.</summary>
+    public static void RegisterSecrets(YamlDotNet.RepresentationModel.YamlNode node)
+    {
+        switch (node)
+        {
+            case YamlDotNet.RepresentationModel.YamlScalarNode scalar when Values.TryGetValue(scalar, out var list):
+                lock (list) SecretValues.AddRange(list);
+                break;
+            case YamlDotNet.RepresentationModel.YamlSequenceNode seq:
+                foreach (var child in seq.Children) RegisterSecrets(child);
+                break;
+            case YamlDotNet.RepresentationModel.YamlMappingNode map:
+                foreach (var child in map.Children.Values) RegisterSecrets(child);
+                break;
+        }
+    }
+}

@@ -27,7 +27,7 @@ public class SecretsTests
                 plugin: secret-reward
                 options:
                   api_key: "{{apiKey}}"
-                  service_credential: "${{{variable}}}"
+                  service_credential: "Bearer ${{{variable}}}"
               - kind: report
             """);
 
@@ -77,9 +77,10 @@ public class SecretsTests
             Assert.Equal(SecretValues.Mask, options["ServiceCredential"]!.GetValue<string>());
             Assert.Equal("https://api.example.invalid/v1", options["Endpoint"]!.GetValue<string>());
             Assert.Contains("api_key: \"***\"", manifest["resolved_config"]!.GetValue<string>());
-            Assert.Contains("service_credential: \"***\"", manifest["resolved_config"]!.GetValue<string>());
+            Assert.Contains("service_credential: \"***\"", manifest["resolved_config"]!.GetValue<string>()); // "Bearer <credential>" as a whole
             Assert.Contains("rejected credential ***", File.ReadAllText(Path.Combine(store.TablesDirectory, "scores-long.csv")));
             Assert.Contains("calling https://api.example.invalid/v1 with key *** and credential ***", File.ReadAllText(store.LogFile));
+            Assert.Contains("token ***", File.ReadAllText(store.LogFile)); // the variable's value alone, out of "Bearer ..." 
 
             // Changing only the key keeps every cached score: the secret is not part of any cache key.
             var otherKey = "sk-live-" + Guid.NewGuid().ToString("N");
