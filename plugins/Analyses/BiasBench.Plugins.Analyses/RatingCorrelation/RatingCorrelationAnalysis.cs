@@ -107,6 +107,9 @@ public sealed class RatingCorrelationAnalysis(RatingCorrelationOptions options) 
                 (row.SpearmanRho, row.SpearmanP) = (spearman.R, spearman.P);
                 (row.PearsonLow, row.PearsonHigh) = FisherZ.Interval(pearson.R, x.Length, 0, options.Confidence);
                 (row.SpearmanLow, row.SpearmanHigh) = FisherZ.SpearmanInterval(spearman.R, x.Length, options.Confidence);
+                foreach (var (what, r) in new[] { ("Pearson r", pearson.R), ("Spearman rho", spearman.R) })
+                    if (Math.Abs(r) >= 1)
+                        row.Notes.Add($"{what} = {r} in {Where(data, scope)} (a perfect relation in {x.Length} rows): its Fisher-z interval collapses to a point.");
             }
             catch (DegenerateDataException e) { row.Notes.Add($"{Where(data, scope)}: {e.Message}"); }
         }
