@@ -95,8 +95,8 @@ public class FaceConfigRunTests
         var correlations = analysis.Tables.Single(t => t.Name == "attribute_correlations");
         Assert.Equal(Rewards.Length * FaceDataSets.CelebAAttributes.Length, correlations.RowCount);
         Assert.All(correlations.Numeric("n").Values, n => Assert.Equal(FaceDataSets.CelebAFaces, (int)n));
-        Assert.Equal(Rewards.ToHashSet(), correlations.Text("reward").Values.ToHashSet());
-        Assert.Equal(FaceDataSets.CelebAAttributes.ToHashSet(), correlations.Text("attribute").Values.ToHashSet());
+        Assert.Equal(Rewards.ToHashSet(), correlations.Text("reward").Values.Select(v => v!).ToHashSet());
+        Assert.Equal(FaceDataSets.CelebAAttributes.ToHashSet(), correlations.Text("attribute").Values.Select(v => v!).ToHashSet());
         Assert.Contains(analysis.Tables, t => t.Name == "partial_correlations");
         Assert.Contains(analysis.Tables, t => t.Name == "stratified_correlations");
         foreach (var file in new[] { "tables/attribute-bias-attribute_correlations.csv", "figures/attribute-bias-attribute-correlations.png", "figures/attribute-bias-attribute-heatmap.svg", "report.md" })
