@@ -11,15 +11,31 @@ namespace BiasBench.Host.Tests.Runs;
 /// folder (<see cref="FaceDataSets"/>), scored by the fixture reward models (tiny random networks, so the scores carry no
 /// meaning; the plumbing does), joined to the ratings/attributes and analysed, with tables, figures and the report written.
 /// </summary>
-public class FaceConfigRunTests
+public sealed class FaceConfigRunTests : IDisposable
 {
     private static string ConfigPath(string name) => Path.Combine(Fixtures.RepoRoot, "configs", name);
 
     private static readonly string[] Rewards = ["pickscore", "hps-v2", "image-reward"];
 
-    private static async Task<(RunStore Store, IReadOnlyList<StageOutput> Outputs)> Run(string config)
+    private readonly List<string> _folders = [];
+
+    /// <summary>The copied faces, runs and caches go once the test is done.</summary>
+    public void Dispose()
+    {
+        foreach (var dir in _folders)
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } // a leftover temp folder is harmless
+    }
+
+    private string TempDir()
     {
         var dir = TestApp.TempDir();
+        _folders.Add(dir);
+        return dir;
+    }
+
+    private async Task<(RunStore Store, IReadOnlyList<StageOutput> Outputs)> Run(string config)
+    {
+        var dir = TempDir();
         var env = FaceDataSets.Build(dir);
         var loaded = ExperimentConfigLoader.Load(ConfigPath(config), name => env.GetValueOrDefault(name));
         await using var app = await TestApp.StartAsync(Path.Combine(dir, "runs"));
@@ -109,7 +125,7 @@ public class FaceConfigRunTests
     [InlineData("celeba-rewards.yaml", "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html", "img_align_celeba/")]
     public async Task Without_the_data_the_run_stops_before_any_work_saying_where_the_data_is_published(string config, string publisher, string folder)
     {
-        var dir = TestApp.TempDir();
+        var dir = TempDir();
         var loaded = ExperimentConfigLoader.Load(ConfigPath(config), _ => null);
         await using var app = await TestApp.StartAsync(Path.Combine(dir, "runs"));
         var error = Assert.Throws<ConfigException>(() => app.Plan(loaded));
