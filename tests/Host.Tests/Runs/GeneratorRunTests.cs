@@ -146,7 +146,7 @@ public class GeneratorRunTests
         Assert.Contains("biasbench models download", e.Message);
 
         var missing = new List<string>();
-        var plan = app.Plan(config, missing);
+        var plan = app.Plan(config, missingWeights: missing);
         Assert.Single(plan);
         Assert.Contains("never-downloaded", Assert.Single(missing));
         Assert.False(Directory.Exists(Path.Combine(dir, "runs")) && Directory.EnumerateDirectories(Path.Combine(dir, "runs")).Any());

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using BiasBench.Abstractions;
@@ -28,7 +29,7 @@ internal static class GenerateStage
             using var generator = ctx.Create<IImageGenerator>(component);
             var info = generator.Info;
             // The weights checksum is part of the key: new weights under the same options never reuse old images.
-            var configKey = ResultCache.Key("generate", info.Name, info.Version, info.WeightsChecksum ?? "", ResultCache.CanonicalJson(component.Options));
+            var configKey = ctx.ConfigurationKey("generate", component, info.Name, info.Version, info.WeightsChecksum);
             using var cache = ctx.OpenCache("images", info.Name, configKey);
             var imageCache = Path.Combine(ctx.Environment.CacheDirectory, "images", "png");
             Directory.CreateDirectory(imageCache);
@@ -79,7 +80,7 @@ internal static class GenerateStage
                 cache.TryGet(KeyOf(r), out var record);
                 var target = Path.Combine(outDir, id + ".png");
                 File.Copy(record!["file"]!.GetValue<string>(), target, overwrite: true);
-                File.WriteAllText(Path.ChangeExtension(target, ".json"), record["provenance"]?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) ?? "{}");
+                File.WriteAllText(Path.ChangeExtension(target, ".json"), SecretValues.Redact(record["provenance"])?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) ?? "{}");
                 paths.Add(ctx.Store.Relative(target)); errors.Add(null);
                 settings.Add(SettingsOf(record["provenance"]));
                 var tags = new Dictionary<string, string>(r.Tags) { ["generator"] = info.Name };
@@ -113,6 +114,10 @@ internal static class GenerateStage
         IReadOnlyList<ItemResult<GeneratedImage>> results;
         try { results = await generator.GenerateAsync(batch, ct); }
         catch (OperationCanceledException) { throw; }
+        catch (ExternalException e) when (NativeFailures.IsResourceExhaustion(e))
+        {
+            throw NativeFailures.StageError(ctx.Stage.Id, $"generator '{generator.Info.Name}'", batch.Length, e);
+        }
         catch (Exception e)
         {
             if (batch.Length == 1) return [ItemResult<GeneratedImage>.Failure($"{e.GetType().Name}: {e.Message}")];
@@ -127,6 +132,10 @@ internal static class GenerateStage
                     single.Add(one.Count > 0 ? one[0] : ItemResult<GeneratedImage>.Failure("generator returned no result"));
                 }
                 catch (OperationCanceledException) { throw; }
+                catch (ExternalException itemError) when (NativeFailures.IsResourceExhaustion(itemError))
+                {
+                    throw NativeFailures.StageError(ctx.Stage.Id, $"generator '{generator.Info.Name}'", 1, itemError);
+                }
                 catch (Exception itemError) { single.Add(ItemResult<GeneratedImage>.Failure($"{itemError.GetType().Name}: {itemError.Message}")); }
             }
             return single;
