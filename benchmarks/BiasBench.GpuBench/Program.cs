@@ -13,6 +13,8 @@ using static TorchSharp.torch;
 //   BiasBench.GpuBench pairs  --preset vit-h14|tiny --batch 64 --dtype fp16 ...        (image + text per pair, HPSv2 style)
 //   BiasBench.GpuBench e2e    --images DIR --preset vit-h14|tiny --batch 64 --dtype bf16 ... (decode + PIL preprocess on all cores + network)
 //   BiasBench.GpuBench decode --images DIR [--preprocess pil|hps|tensor] [--threads N] [--rounds 3]  (CPU only: decode + preprocess)
+//   BiasBench.GpuBench ddpm   --preset celebahq-256|tiny --batch 16 --dtype bf16 ...   (UNet2DModel; see DiffusionBench.cs)
+//   BiasBench.GpuBench sd     --preset sd15|tiny --batch 4 --dtype fp16 ...            (SD 1.5 UNet with CFG, text encoder, VAE)
 // Weights are random (same shapes as PickScore / HPSv2 ViT-H/14); TorchSharp has no autocast, so the model is cast to
 // the dtype instead (the nearest equivalent of PyTorch's autocast for inference).
 var mode = args.Length > 0 ? args[0] : "image";
@@ -25,6 +27,8 @@ string Arg(string name, string fallback)
 if (mode == "decode") return DecodeOnly(Arg("images", "."), Arg("preprocess", "pil"),
     int.Parse(Arg("threads", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
     int.Parse(Arg("rounds", "3"), CultureInfo.InvariantCulture));
+
+if (mode is "ddpm" or "sd") return DiffusionBench.Run(mode, args);
 
 var info = TorchBackend.EnsureInitialized();
 var device = TorchBackend.ResolveDevice(Arg("device", "auto"));
