@@ -134,7 +134,8 @@ public static class ResNetCheckpoint
         File.Move(tmp, path, overwrite: true);
     }
 
-    /// <summary>torchvision's initialisation for training from scratch, from an explicit generator: convs kaiming-normal
+    /// <summary>torchvision's initialisation for training from scratch, from an explicit generator (TorchSharp's nn.init
+    /// ignores its generator argument, so the draws are made with randn/rand and copied in): convs kaiming-normal
     /// (fan_out, ReLU), batch norm 1/0, every linear PyTorch's default U(-1/sqrt(in), 1/sqrt(in)).</summary>
     public static void Initialize(ResNetClassifier model, Generator generator, bool backbone = true)
     {
@@ -147,7 +148,7 @@ public static class ResNetCheckpoint
                     {
                         var w = conv.Weight;
                         var fanOut = w.shape[0] * w.shape[2] * w.shape[3];
-                        nn.init.normal_(w, 0, Math.Sqrt(2.0 / fanOut), generator);
+                        using (var draw = randn(w.shape, generator: generator)) w.copy_(draw.mul_(Math.Sqrt(2.0 / fanOut)));
                         break;
                     }
                     case ResNetBatchNorm bn:
@@ -162,7 +163,7 @@ public static class ResNetCheckpoint
     private static void InitializeLinear(ResNetLinear linear, Generator generator)
     {
         var bound = 1 / Math.Sqrt(linear.InFeatures);
-        nn.init.uniform_(linear.Weight, -bound, bound, generator);
-        nn.init.uniform_(linear.Bias, -bound, bound, generator);
+        foreach (var p in new[] { linear.Weight, linear.Bias })
+            using (var draw = rand(p.shape, generator: generator)) p.copy_(draw.mul_(2 * bound).sub_(bound));
     }
 }
