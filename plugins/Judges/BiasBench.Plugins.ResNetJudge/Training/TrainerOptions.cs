@@ -60,7 +60,7 @@ public sealed class TrainerOptions
     [Range(0.0, 1e6)] public double? PosWeight { get; set; }
     public bool BalanceClasses { get; set; }
 
-    /// <summary>auto (bf16 compute on CUDA, float32 on CPU), float32 or b_float16.</summary>
+    /// <summary>auto (bf16 compute on CUDA, float32 on CPU), float32 or bfloat16.</summary>
     public PrecisionMode Precision { get; set; } = PrecisionMode.Auto;
 
     /// <summary>Stop after this many epochs without a better validation ROC-AUC; 0 never stops early.</summary>
