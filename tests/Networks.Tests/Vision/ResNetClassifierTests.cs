@@ -127,6 +127,17 @@ public sealed class ResNetClassifierTests(ITestOutputHelper output)
             using var c = m2.forward(x);
             Assert.Equal(0f, (a - c).abs().max().item<float>());
 
+            // A DataParallel-saved classifier ("module." before every key) loads the same.
+            var parallelFile = Path.Combine(dir.FullName, "data_parallel.safetensors");
+            SafeTensorsFile.Save(parallelFile, model.state_dict().ToDictionary(kv => "module." + kv.Key, kv => kv.Value));
+            var parallel = ResNetCheckpoint.Load(parallelFile);
+            using (var m3 = parallel.Model)
+            using (var d = m3.forward(x))
+            {
+                Assert.Equal(ResNetCheckpointLayout.Classifier, parallel.Layout);
+                Assert.Equal(0f, (a - d).abs().max().item<float>());
+            }
+
             // A backbone with another head: only resnet.* (minus fc) is taken.
             using var hackathon = new ResNetClassifier(config with { FcOutputs = 16, HeadSizes = [8, 1] });
             var report = ResNetCheckpoint.LoadBackbone(hackathon, torchvisionFile);
