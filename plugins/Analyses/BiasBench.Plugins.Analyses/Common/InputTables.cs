@@ -7,7 +7,8 @@ public static class InputTables
 {
     /// <summary>
     /// The single input table, or all inputs inner-joined on <paramref name="idColumn"/> (columns prefixed by nothing:
-    /// a column name may appear in only one table, except the id). Unmatched rows are reported in <paramref name="warnings"/>.
+    /// a column name may appear in only one table, except the id and columns whose values agree on every joined row,
+    /// which are kept once). Unmatched rows are reported in <paramref name="warnings"/>.
     /// </summary>
     public static DataTable SingleOrJoined(AnalysisInputs inputs, string analysis, string idColumn, ICollection<string> warnings)
     {
@@ -43,7 +44,11 @@ public static class InputTables
                 if (joined.Contains(column.Name))
                 {
                     if (column.Name == idColumn) continue;
-                    throw new InvalidDataException($"Column '{column.Name}' appears in more than one input ('{k.Stage}' and an earlier one); rename it before joining.");
+                    // The same facts carried twice (e.g. a judge table's image tags and the dataset's columns) are kept once.
+                    var selected = column.Select(rows);
+                    var earlier = joined[column.Name];
+                    if (Enumerable.Range(0, selected.Length).All(r => selected.FormatCell(r) == earlier.FormatCell(r))) continue;
+                    throw new InvalidDataException($"Column '{column.Name}' appears in more than one input ('{k.Stage}' and an earlier one) with different values; rename it before joining.");
                 }
                 joined.Add(column.Select(rows));
             }
