@@ -41,19 +41,26 @@ public static class InputTables
             var rows = keepIds.Select(id => k.Index[id]).ToList();
             foreach (var column in k.Table.Columns)
             {
+                var selected = column.Select(rows);
                 if (joined.Contains(column.Name))
                 {
                     if (column.Name == idColumn) continue;
-                    // The same facts carried twice (e.g. a judge table's image tags and the dataset's columns) are kept once.
-                    var selected = column.Select(rows);
-                    var earlier = joined[column.Name];
-                    if (Enumerable.Range(0, selected.Length).All(r => selected.FormatCell(r) == earlier.FormatCell(r))) continue;
+                    // Several score stages over the same images each carry e.g. the prompt: equal copies are kept once.
+                    if (SameCells(joined[column.Name], selected)) continue;
                     throw new InvalidDataException($"Column '{column.Name}' appears in more than one input ('{k.Stage}' and an earlier one) with different values; rename it before joining.");
                 }
-                joined.Add(column.Select(rows));
+                joined.Add(selected);
             }
         }
         return joined;
+    }
+
+    private static bool SameCells(DataColumn a, DataColumn b)
+    {
+        if (a.IsNumeric != b.IsNumeric || a.Length != b.Length) return false;
+        for (var r = 0; r < a.Length; r++)
+            if (a.FormatCell(r) != b.FormatCell(r)) return false;
+        return true;
     }
 
     private static string?[] Keys(DataTable t, string idColumn) => t[idColumn] switch
