@@ -121,6 +121,7 @@ public static class Program
         root.Subcommands.Add(plugins);
         root.Subcommands.Add(schema);
         root.Subcommands.Add(ModelsCommand.Create());
+        root.Subcommands.Add(TrainJudgeCommand.Create(Settings, r => r.GetValue(verbose), runsDir, cacheDir, Guarded));
         return root;
     }
 
@@ -146,7 +147,7 @@ public static class Program
     }
 
     /// <summary>Turns expected failures into clear messages and exit codes instead of stack traces.</summary>
-    private static async Task<int> Guarded(Func<Task<int>> body)
+    internal static async Task<int> Guarded(Func<Task<int>> body)
     {
         try { return await body(); }
         catch (ConfigException e)
