@@ -12,8 +12,10 @@ using static TorchSharp.torch;
 
 namespace BiasBench.Plugins.FineTuning;
 
-/// <summary>What one optimiser update did (before the update is applied): means over its passes.</summary>
-public sealed record UpdateStats(double Loss, double Reward, IReadOnlyDictionary<string, double> Rewards, double BasePenalty, double PretrainLoss, int Images);
+/// <summary>What one optimiser update did (before the update is applied): means over its passes, and the last pass's
+/// images (float32 [N, 3, H, W] in [0, 1] on the CPU; the caller disposes them).</summary>
+public sealed record UpdateStats(double Loss, double Reward, IReadOnlyDictionary<string, double> Rewards, double BasePenalty, double PretrainLoss, int Images,
+    Tensor LastImages);
 
 /// <summary>
 /// Fine-tunes a differentiable generator against a weighted sum of differentiable rewards with DRaFT-K, DRaFT-LV or
@@ -186,6 +188,7 @@ public sealed class RewardFineTuner : IFineTuner
             var lr = schedule.At(step);
             optimizer.ZeroGrad();
             var stats = AccumulateGradients(_generator, algorithm, realImages, _options, step, null, ct);
+            stats.LastImages.Dispose();
             var norm = GradientClipping.ClipByGlobalNorm(parameters.Select(p => (Tensor)p.Parameter), _options.GradientClip > 0 ? _options.GradientClip : double.PositiveInfinity);
             if (!double.IsFinite(stats.Loss) || !double.IsFinite(norm))
                 throw new InvalidOperationException($"{Name}: training diverged at update {step + 1} (loss {stats.Loss}, gradient norm {norm}); lower learning_rate.");
@@ -247,13 +250,15 @@ public sealed class RewardFineTuner : IFineTuner
         double loss = 0, reward = 0, penalty = 0, pretrain = 0;
         var rewards = algorithm.Objective.Rewards.ToDictionary(r => r.Name, _ => 0.0, StringComparer.Ordinal);
         var images = 0;
+        Tensor? lastImages = null;
         for (var micro = 0; micro < passes; micro++)
         {
             ct.ThrowIfCancellationRequested();
             var pass = algorithm.Pass(step, micro, generator.SamplingSteps, passes);
             var request = adjust is null ? pass.Request : adjust(pass.Request);
             var result = generator.Backward(request, pass.Loss);
-            result.Images.Dispose();
+            lastImages?.Dispose();
+            lastImages = result.Images;
             loss += result.Loss;
             penalty += result.BasePenalty / passes;
             reward += algorithm.Objective.LastTotal.Average() / passes;
@@ -266,7 +271,7 @@ public sealed class RewardFineTuner : IFineTuner
                 pretrain += generator.DenoisingBackward(batch, request.Prompts, noise, refl.PretrainWeight / passes) / passes;
             }
         }
-        return new UpdateStats(loss, reward, rewards, penalty, pretrain, images);
+        return new UpdateStats(loss, reward, rewards, penalty, pretrain, images, lastImages!);
     }
 
     private List<string> LogColumns()
