@@ -24,7 +24,7 @@ public static class MonitorFigures
             var share = plot.Add.Scatter(steps, Column(monitor, RewardHackingMonitor.ShareColumn(judges[k])));
             share.LegendText = $"{judges[k].Name}: share judged {judges[k].PositiveLabel}";
             share.Color = palette.GetColor(k + 1);
-            share.LinePattern = LinePattern.Dashed;
+            share.MarkerShape = MarkerShape.OpenSquare;
             share.Axes.YAxis = plot.Axes.Right;
         }
         if (judges.Count > 0)
@@ -36,8 +36,8 @@ public static class MonitorFigures
         plot.ShowLegend(Alignment.LowerLeft);
         plot.Title($"{algorithm}: reward vs judged share", size: 13);
         return Render(plot, "reward-vs-judged",
-            "Reward-hacking monitor: the training reward (solid, left axis) and the share of the fixed monitor seeds each judge calls " +
-            "positive (dashed, right axis) at every monitored step, from the same generated images.");
+            "Reward-hacking monitor: the training reward (circles, left axis) and the share of the fixed monitor seeds each judge calls " +
+            "positive (squares, right axis) at every monitored step, from the same generated images.");
     }
 
     /// <summary>Every reward column's change since the first monitored step (training rewards and independent ones).</summary>
