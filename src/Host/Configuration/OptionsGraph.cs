@@ -51,7 +51,8 @@ internal static class OptionsGraph
                 return;
         }
         var type = value.GetType();
-        if (type.IsPrimitive || type.IsEnum || type.IsValueType || !type.IsClass) return;
+        // Options are made of what the binder can build: classes with a parameterless constructor (no Uri, CultureInfo...).
+        if (!type.IsClass || type.GetConstructor(Type.EmptyTypes) is null) return;
         objects?.Add(value);
         foreach (var (key, prop) in OptionsBinder.BindableProperties(type))
         {

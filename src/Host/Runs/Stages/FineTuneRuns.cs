@@ -44,6 +44,7 @@ internal static class FineTuneRuns
         if (checkpoint is null || !(File.Exists(checkpoint) || Directory.Exists(checkpoint)))
             throw new StageFailedException(ctx.Stage.Id, $"fine-tuner '{tuner.Name}' reported the checkpoint '{result.CheckpointPath}', which does not exist.");
         ctx.Output.Checkpoints.Add(new StageCheckpoint(descriptor.Name, checkpoint, work));
+        ctx.Output.Files.Add(ctx.Store.Relative(checkpoint)); // the manifest's entry for the stage names it
         ctx.Logger.LogInformation("{Stage}: {Tuner} checkpoint {Checkpoint}", ctx.Stage.Id, tuner.Name, checkpoint);
         return result;
     }
