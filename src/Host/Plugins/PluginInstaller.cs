@@ -201,10 +201,11 @@ public sealed class PluginInstaller(string pluginsDirectory)
         "CommunityToolkit.HighPerformance", "System.Numerics.Tensors",
     };
 
-    // Native libraries of the same packages (libtorch itself included), by file-name prefix.
+    // Native files of the same packages (libtorch's whole CPU build included), by file-name prefix, any extension.
     private static readonly string[] HostOwnedNativePrefixes =
     [
-        "libLibTorchSharp", "LibTorchSharp", "libtorch", "torch_cpu", "torch_cuda", "libc10", "c10",
+        "libLibTorchSharp", "LibTorchSharp", "libtorch", "torch_cpu", "torch_cuda", "torch_global_deps", "libc10", "c10.", "c10_cuda",
+        "libgomp", "libshm", "libaoti_custom_ops", "libbackend_with_compiler", "libjitbackend_test", "libnnapi_backend",
         "libSkiaSharp", "libHarfBuzzSharp", "libonnxruntime", "onnxruntime",
     ];
 
@@ -221,8 +222,7 @@ public sealed class PluginInstaller(string pluginsDirectory)
             if (HostOwnedAssemblies.Contains(assembly) || assembly.StartsWith("Microsoft.Extensions.", StringComparison.OrdinalIgnoreCase))
                 return true;
         }
-        var isNative = extension is ".so" or ".dylib" or ".dll" || file.Contains(".so.", StringComparison.Ordinal);
-        return isNative && HostOwnedNativePrefixes.Any(p => file.StartsWith(p, StringComparison.Ordinal));
+        return HostOwnedNativePrefixes.Any(p => file.StartsWith(p, StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary>The one assembly of the folder with a [assembly: BiasBenchPlugin] entry point.</summary>
