@@ -25,6 +25,8 @@ public static class Program
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Result cache (default: <runs-dir>/.cache or BIASBENCH_CACHE)" };
         var noProgress = new Option<bool>("--no-progress") { Description = "Plain log lines instead of progress bars" };
         var configArg = new Argument<FileInfo>("config") { Description = "Experiment YAML file" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print how many requests the config's hosted-model stages would send, then stop (nothing is sent)" };
+        var endpoint = new Option<string?>("--endpoint") { Description = "Base URL replacing the endpoint of every hosted-model component (e.g. a local server)" };
 
         var root = new RootCommand("BiasBench: do the models we use to judge images reward beauty instead of quality?");
         root.Options.Add(device); root.Options.Add(pluginDirs); root.Options.Add(verbose);
@@ -37,12 +39,24 @@ public static class Program
             CacheDirectory = r.GetValue(cacheDir) is { } cd ? Path.GetFullPath(cd) : null,
         };
 
-        var run = new Command("run", "Run an experiment") { configArg, runsDir, cacheDir, noProgress };
+        var run = new Command("run", "Run an experiment") { configArg, runsDir, cacheDir, noProgress, dryRun, endpoint };
         run.SetAction((r, ct) => Guarded(async () =>
         {
             var config = ExperimentConfigLoader.Load(r.GetValue(configArg)!.FullName);
             await using var app = await BiasBenchApp.StartAsync(Settings(r), ResolvePluginPaths(config), r.GetValue(verbose));
             var plan = app.Plan(config);
+            RemoteApis.ApplyEndpoint(plan, r.GetValue(endpoint));
+            if (r.GetValue(dryRun))
+            {
+                RemoteApis.Print(AnsiConsole.Console, config, await RemoteApis.CountAsync(app, config, plan, ct));
+                return ExitOk;
+            }
+            if (RemoteApis.MissingKeys(plan) is { Count: > 0 } missing)
+            {
+                AnsiConsole.MarkupLine($"[red]Missing API key(s); nothing was run:[/]");
+                foreach (var m in missing) AnsiConsole.MarkupLine($"  [red]{Markup.Escape(m)}[/]");
+                return ExitInvalidConfig;
+            }
             var interactive = !r.GetValue(noProgress) && AnsiConsole.Profile.Capabilities.Interactive;
             try
             {

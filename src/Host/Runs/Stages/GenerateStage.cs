@@ -15,7 +15,7 @@ internal static class GenerateStage
     public static async Task RunAsync(StageContext ctx, CancellationToken ct)
     {
         var ids = new List<string?>(); var conditions = new List<string?>(); var prompts = new List<string?>();
-        var seeds = new List<double>(); var generators = new List<string?>(); var paths = new List<string?>(); var errors = new List<string?>();
+        var seeds = new List<double>(); var generators = new List<string?>(); var paths = new List<string?>(); var errors = new List<string?>(); var outcomes = new List<string>();
         foreach (var component in ctx.Planned.Components)
         {
             using var generator = ctx.Create<IImageGenerator>(component);
@@ -35,6 +35,7 @@ internal static class GenerateStage
             var pending = requests.Where(r => !(cache.TryGet(KeyOf(r), out var v) && File.Exists(v?["file"]?.GetValue<string>()))).ToList();
             ctx.Output.ItemsFromCache += requests.Count - pending.Count;
             var failures = new Dictionary<GenerationRequest, string>();
+            var refusals = new HashSet<GenerationRequest>();
             using (var task = ctx.Progress.Start($"{ctx.Stage.Id}: {info.Name}", pending.Count))
             {
                 foreach (var batch in pending.Chunk(Math.Max(1, ctx.Stage.BatchSize ?? generator.PreferredBatchSize)))
@@ -57,7 +58,7 @@ internal static class GenerateStage
                             cache.Put(key, new JsonObject { ["file"] = file, ["provenance"] = JsonSerializer.SerializeToNode(r.Value.Provenance) });
                             ctx.Output.ItemsComputed++;
                         }
-                        else failures[batch[i]] = r.Error!;
+                        else { failures[batch[i]] = r.Error!; if (r.IsRefusal) refusals.Add(batch[i]); }
                         task.Increment();
                     }
                 }
@@ -66,7 +67,8 @@ internal static class GenerateStage
             {
                 var id = $"{RunStore.SafeFileName(info.Name)}_{RunStore.SafeFileName(r.Tags["condition"])}_{r.Seed}";
                 ids.Add(id); conditions.Add(r.Tags["condition"]); prompts.Add(r.Prompt); seeds.Add(r.Seed); generators.Add(info.Name);
-                if (failures.TryGetValue(r, out var error)) { paths.Add(null); errors.Add(error); ctx.Output.ItemsFailed++; continue; }
+                if (failures.TryGetValue(r, out var error)) { paths.Add(null); errors.Add(error); outcomes.Add(refusals.Contains(r) ? "refusal" : "error"); ctx.Output.ItemsFailed++; continue; }
+                outcomes.Add("success");
                 cache.TryGet(KeyOf(r), out var record);
                 var target = Path.Combine(outDir, id + ".png");
                 File.Copy(record!["file"]!.GetValue<string>(), target, overwrite: true);
@@ -79,6 +81,7 @@ internal static class GenerateStage
         }
         ctx.Output.Tables.Add(new DataTable(ctx.Stage.Id) { Caption = "Generated images with prompt, condition and seed." }
             .Add("image_id", ids.ToArray()).Add("condition", conditions.ToArray()).Add("prompt", prompts.ToArray())
-            .Add("seed", seeds.ToArray()).Add("generator", generators.ToArray()).Add("path", paths.ToArray()).Add("error", errors.ToArray()));
+            .Add("seed", seeds.ToArray()).Add("generator", generators.ToArray()).Add("path", paths.ToArray()).Add("error", errors.ToArray()).Add("outcome", outcomes.Select(o => (string?)o).ToArray()));
+        if (outcomes.Any(o => o != "success")) ctx.Output.Tables.Add(OutcomeTables.ByCondition($"{ctx.Stage.Id}-outcomes", conditions, outcomes));
     }
 }
