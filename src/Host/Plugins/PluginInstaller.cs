@@ -189,40 +189,74 @@ public sealed class PluginInstaller(string pluginsDirectory)
         return $"external: {shown}";
     }
 
-    // Assemblies the host ships and shares with every plugin (plugins/Directory.Build.targets keeps the built-in
-    // plugins' folders free of them; a test checks this list against that one and the host's deps.json).
-    private static readonly HashSet<string> HostOwnedAssemblies = new(StringComparer.OrdinalIgnoreCase)
+    /// <summary>
+    /// NuGet packages the host ships and shares with every plugin: the HostOwnedPackages of plugins/Directory.Build.targets,
+    /// which keeps them out of the built-in plugins' folders (a test keeps the two lists equal). Microsoft.Extensions.*
+    /// and BiasBench's own libraries are host-owned too.
+    /// </summary>
+    public static readonly IReadOnlySet<string> HostOwnedPackages = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
     {
-        "BiasBench.Abstractions", "BiasBench.Abstractions.Torch", "BiasBench.Torch", "BiasBench.Imaging", "BiasBench.Networks",
-        "BiasBench.Tokenizers", "BiasBench.Data", "BiasBench.Statistics", "BiasBench.Hub",
-        "TorchSharp", "SkiaSharp", "SkiaSharp.HarfBuzz", "HarfBuzzSharp", "ScottPlot",
-        "Microsoft.ML.OnnxRuntime", "Microsoft.ML.Tokenizers", "Google.Protobuf", "ICSharpCode.SharpZipLib", "MathNet.Numerics",
-        "Parquet", "K4os.Compression.LZ4", "Snappier", "ZstdSharp", "Microsoft.IO.RecyclableMemoryStream",
-        "CommunityToolkit.HighPerformance", "System.Numerics.Tensors",
+        "TorchSharp", "libtorch-cpu-linux-x64", "SkiaSharp", "SkiaSharp.NativeAssets.Linux.NoDependencies", "SkiaSharp.NativeAssets.Win32",
+        "SkiaSharp.NativeAssets.macOS", "SkiaSharp.NativeAssets.Linux", "HarfBuzzSharp.NativeAssets.Win32", "HarfBuzzSharp.NativeAssets.macOS",
+        "SkiaSharp.HarfBuzz", "HarfBuzzSharp", "HarfBuzzSharp.NativeAssets.Linux", "ScottPlot", "Microsoft.ML.OnnxRuntime",
+        "Microsoft.ML.OnnxRuntime.Managed", "Microsoft.ML.Tokenizers", "Google.Protobuf", "SharpZipLib", "MathNet.Numerics", "Parquet.Net",
+        "K4os.Compression.LZ4", "Snappier", "ZstdSharp.Port", "Microsoft.IO.RecyclableMemoryStream", "CommunityToolkit.HighPerformance",
+        "System.Numerics.Tensors", "OpenAI", "System.ClientModel", "System.Memory.Data", "Polly.Core", "Polly.Extensions",
+        "Polly.RateLimiting", "System.Threading.RateLimiting",
     };
 
-    // Native files of the same packages (libtorch's whole CPU build included), by file-name prefix, any extension.
-    private static readonly string[] HostOwnedNativePrefixes =
+    // The files of those packages, as the running host's .deps.json names them (so the check follows the host's
+    // actual versions and asset names), plus fixed names for the contracts and the heavy native runtimes in case
+    // no .deps.json can be read (single-file publish).
+    private static readonly Lazy<HashSet<string>> HostOwnedFiles = new(ReadHostOwnedFiles);
+
+    private static readonly string[] HostOwnedFallbackPrefixes =
     [
-        "libLibTorchSharp", "LibTorchSharp", "libtorch", "torch_cpu", "torch_cuda", "torch_global_deps", "libc10", "c10.", "c10_cuda",
-        "libgomp", "libshm", "libaoti_custom_ops", "libbackend_with_compiler", "libjitbackend_test", "libnnapi_backend",
-        "libSkiaSharp", "libHarfBuzzSharp", "libonnxruntime", "onnxruntime",
+        "BiasBench.Abstractions.", "BiasBench.Abstractions.Torch.", "Microsoft.Extensions.", "TorchSharp.", "SkiaSharp.", "Microsoft.ML.OnnxRuntime.",
+        "libLibTorchSharp", "LibTorchSharp", "libtorch", "libc10", "libgomp", "libSkiaSharp", "libHarfBuzzSharp", "libonnxruntime", "onnxruntime",
     ];
 
     /// <summary>Whether a file of a plugin folder (relative path) is a copy of something the host owns.</summary>
     public static bool IsHostOwned(string relativePath)
     {
         var file = Path.GetFileName(relativePath.Replace('\\', '/'));
+        var owned = HostOwnedFiles.Value;
+        if (owned.Contains(file)) return true;
+        // Symbols and XML docs of a host-owned assembly come with it.
         var extension = Path.GetExtension(file);
-        if (extension.Equals(".dll", StringComparison.OrdinalIgnoreCase) || extension.Equals(".pdb", StringComparison.OrdinalIgnoreCase)
-            || extension.Equals(".xml", StringComparison.OrdinalIgnoreCase))
+        if ((extension.Equals(".pdb", StringComparison.OrdinalIgnoreCase) || extension.Equals(".xml", StringComparison.OrdinalIgnoreCase))
+            && owned.Contains(Path.ChangeExtension(file, ".dll")))
+            return true;
+        return HostOwnedFallbackPrefixes.Any(p => file.StartsWith(p, StringComparison.OrdinalIgnoreCase));
+    }
+
+    private static HashSet<string> ReadHostOwnedFiles()
+    {
+        var files = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        if (AppContext.GetData("APP_CONTEXT_DEPS_FILES") is not string depsFiles) return files;
+        foreach (var depsFile in depsFiles.Split(';', StringSplitOptions.RemoveEmptyEntries))
         {
-            var assembly = Path.GetFileNameWithoutExtension(file);
-            if (assembly.EndsWith(".resources", StringComparison.OrdinalIgnoreCase)) assembly = assembly[..^".resources".Length];
-            if (HostOwnedAssemblies.Contains(assembly) || assembly.StartsWith("Microsoft.Extensions.", StringComparison.OrdinalIgnoreCase))
-                return true;
+            try
+            {
+                using var deps = JsonDocument.Parse(File.ReadAllBytes(depsFile));
+                var libraries = deps.RootElement.GetProperty("libraries");
+                foreach (var target in deps.RootElement.GetProperty("targets").EnumerateObject())
+                foreach (var library in target.Value.EnumerateObject())
+                {
+                    var id = library.Name.Split('/')[0];
+                    var isProject = libraries.TryGetProperty(library.Name, out var info) && info.TryGetProperty("type", out var type) && type.GetString() == "project";
+                    if (!HostOwnedPackages.Contains(id) && !id.StartsWith("Microsoft.Extensions.", StringComparison.OrdinalIgnoreCase)
+                        && !(isProject && id.StartsWith("BiasBench.", StringComparison.Ordinal)))
+                        continue;
+                    foreach (var kind in (ReadOnlySpan<string>)["runtime", "native", "runtimeTargets", "resources"])
+                        if (library.Value.TryGetProperty(kind, out var assets))
+                            foreach (var asset in assets.EnumerateObject())
+                                files.Add(Path.GetFileName(asset.Name));
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException or InvalidOperationException) { }
         }
-        return HostOwnedNativePrefixes.Any(p => file.StartsWith(p, StringComparison.OrdinalIgnoreCase));
+        return files;
     }
 
     /// <summary>The one assembly of the folder with a [assembly: BiasBenchPlugin] entry point.</summary>
