@@ -200,6 +200,15 @@ public class PluginInstallerTests
         Assert.True(Directory.Exists(Path.Combine(plugins, "Hand.Copied")));
     }
 
+    [Fact]
+    public void The_contract_version_the_host_checks_is_the_package_version_in_Contracts_props()
+    {
+        var props = File.ReadAllText(Path.Combine(SamplePlugin.RepoRoot, "src", "Contracts.props"));
+        var version = Version.Parse(Regex.Match(props, "<BiasBenchContractVersion>(.*?)</BiasBenchContractVersion>").Groups[1].Value);
+        Assert.Equal(new Version(version.Major, version.Minor, version.Build, 0), PluginCatalog.HostContractVersion);
+        Assert.Equal(PluginCatalog.HostContractVersion, typeof(BiasBench.Abstractions.Torch.IDifferentiableRewardModel).Assembly.GetName().Version);
+    }
+
     /// <summary>
     /// The installer's list of host-owned files must cover every file the host ships from the packages that
     /// plugins/Directory.Build.targets keeps out of plugin folders (and Microsoft.Extensions.*, and BiasBench's own libraries).
