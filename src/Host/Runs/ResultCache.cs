@@ -9,7 +9,7 @@ namespace BiasBench.Host.Runs;
 /// Append-only, content-addressed store of finished per-item results (a score, a judgement, a generated image's
 /// record). Each result is one JSON line written and flushed as soon as the item finishes, so a run killed half way
 /// loses nothing; a re-run reads the file back and only computes what is missing. A torn last line (killed mid-write)
-/// is ignored. Failures are never cached, so a transient error is retried on the next run.
+/// is dropped and the file repaired. Failures are never cached, so a transient error is retried on the next run.
 /// </summary>
 public sealed class ResultCache : IDisposable
 {
@@ -23,16 +23,25 @@ public sealed class ResultCache : IDisposable
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
         if (System.IO.File.Exists(file))
         {
+            var valid = new List<string>();
             foreach (var line in System.IO.File.ReadLines(file))
             {
                 if (line.Length == 0) continue;
                 try
                 {
                     var node = JsonNode.Parse(line);
-                    if (node?["k"]?.GetValue<string>() is { } key) _entries[key] = node["v"]?.DeepClone();
+                    if (node?["k"]?.GetValue<string>() is { } key) { _entries[key] = node["v"]?.DeepClone(); valid.Add(line); }
                     else CorruptLines++;
                 }
-                catch (JsonException) { CorruptLines++; }
+                catch (Exception e) when (e is JsonException or InvalidOperationException) { CorruptLines++; }
+            }
+            // Repair once: rewrite the file without the unreadable lines (atomically), so the next run neither warns again
+            // nor carries the torn line forever.
+            if (CorruptLines > 0)
+            {
+                var tmp = file + ".repair.tmp";
+                System.IO.File.WriteAllText(tmp, string.Concat(valid.Select(l => l + "\n")));
+                System.IO.File.Move(tmp, file, overwrite: true);
             }
         }
         _stream = new FileStream(file, FileMode.Append, FileAccess.Write, FileShare.Read);
@@ -47,7 +56,7 @@ public sealed class ResultCache : IDisposable
 
     public string File { get; }
     public int Count { get { lock (_gate) return _entries.Count; } }
-    /// <summary>Lines that could not be read back (e.g. the torn last line of a killed run).</summary>
+    /// <summary>Lines that could not be read back (e.g. the torn last line of a killed run); they were removed from the file.</summary>
     public int CorruptLines { get; }
 
     public bool TryGet(string key, out JsonNode? value)
@@ -57,7 +66,8 @@ public sealed class ResultCache : IDisposable
 
     public void Put(string key, JsonNode? value)
     {
-        var line = new JsonObject { ["k"] = key, ["v"] = value?.DeepClone() }.ToJsonString() + "\n";
+        // Cached values can carry plugin text (notes, rationales): never a secret.
+        var line = new JsonObject { ["k"] = key, ["v"] = Configuration.SecretValues.Redact(value) }.ToJsonString() + "\n";
         var bytes = Encoding.UTF8.GetBytes(line);
         lock (_gate)
         {
@@ -84,12 +94,16 @@ public sealed class ResultCache : IDisposable
 
     public static string Hash(ReadOnlySpan<byte> data) => Convert.ToHexString(SHA256.HashData(data)).ToLowerInvariant();
 
-    /// <summary>Canonical JSON of an options object (sorted keys) for cache keys.</summary>
+    /// <summary>Canonical JSON of an options object (sorted keys). Cache keys use <see cref="Configuration.SecretOptions.CacheKeyJson"/>
+    /// instead, which leaves out [Secret] options.</summary>
     public static string CanonicalJson(object? options)
     {
         var node = JsonSerializer.SerializeToNode(options, options?.GetType() ?? typeof(object), new JsonSerializerOptions { IncludeFields = false });
         return Canonical(node)?.ToJsonString() ?? "null";
     }
+
+    /// <summary>A copy of the JSON tree with every object's keys sorted (ordinal).</summary>
+    public static JsonNode? CanonicalNode(JsonNode? node) => Canonical(node);
 
     private static JsonNode? Canonical(JsonNode? node) => node switch
     {

@@ -17,7 +17,7 @@ internal static class JudgeStage
         {
             using var judge = ctx.Create<IJudge>(component);
             var info = judge.Info;
-            var configKey = ResultCache.Key("judge", info.Name, info.Version, ResultCache.CanonicalJson(component.Options));
+            var configKey = ctx.ConfigurationKey("judge", component, info.Name, info.Version, info.WeightsChecksum, string.Join("\n", info.Labels));
             using var cache = ctx.OpenCache("judgements", info.Name, configKey);
             var results = await ItemPipeline.RunAsync(ctx, info.Name, items, cache, ctx.Stage.BatchSize ?? judge.PreferredBatchSize,
                 async (batch, token) =>
