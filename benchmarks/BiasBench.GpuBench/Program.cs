@@ -12,6 +12,7 @@ using static TorchSharp.torch;
 //   BiasBench.GpuBench image  --preset vit-h14|tiny [--layout hf|open-clip] --batch 64,256 --dtype bf16|fp16|fp32 --device cuda|cpu [--iterations 20] [--json out.json]
 //   BiasBench.GpuBench pairs  --preset vit-h14|tiny --batch 64 --dtype fp16 ...        (image + text per pair, HPSv2 style)
 //   BiasBench.GpuBench e2e    --images DIR --preset vit-h14|tiny --batch 64 --dtype bf16 ... (decode + PIL preprocess on all cores + network)
+//   BiasBench.GpuBench resnet-infer|resnet-train --preset resnet18|tiny --batch 256 --dtype bf16|fp32 --device cuda|cpu  (ResNetBench.cs)
 //   BiasBench.GpuBench decode --images DIR [--preprocess pil|hps|tensor] [--threads N] [--rounds 3]  (CPU only: decode + preprocess)
 //   BiasBench.GpuBench ddpm   --preset celebahq-256|tiny --batch 16 --dtype bf16 ...   (UNet2DModel; see DiffusionBench.cs)
 //   BiasBench.GpuBench sd     --preset sd15|tiny --batch 4 --dtype fp16 ...            (SD 1.5 UNet with CFG, text encoder, VAE)
@@ -24,6 +25,7 @@ string Arg(string name, string fallback)
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
 }
 
+if (mode is "resnet-infer" or "resnet-train") return ResNetBench.Run(mode, args);
 if (mode == "decode") return DecodeOnly(Arg("images", "."), Arg("preprocess", "pil"),
     int.Parse(Arg("threads", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
     int.Parse(Arg("rounds", "3"), CultureInfo.InvariantCulture));
