@@ -21,13 +21,13 @@ public abstract class ComponentReference
     /// <summary>The referenced component's options, bound and validated by the host (its plugin's options type).</summary>
     public object? Options { get; set; }
 
-    /// <summary>The contract the referenced component must implement (<c>T</c> of <see cref="ComponentReference{T}"/>).</summary>
-    [JsonIgnore]
-    public abstract Type ComponentType { get; }
+    /// <summary>The contract the referenced component must implement (<c>T</c> of <see cref="ComponentReference{T}"/>).
+    /// A method, not a property, so that tools walking options objects do not descend into a <see cref="Type"/>.</summary>
+    public abstract Type GetComponentType();
 
-    /// <summary>The kind of component the reference names, from <see cref="ComponentType"/>; null when the type names no kind.</summary>
+    /// <summary>The kind of component the reference names, from <see cref="GetComponentType"/>; null when the type names no kind.</summary>
     [JsonIgnore]
-    public ComponentKind? Kind => KindOf(ComponentType);
+    public ComponentKind? Kind => KindOf(GetComponentType());
 
     /// <summary>The component kind whose contract <paramref name="contract"/> is or extends (IRewardModel and
     /// IDifferentiableRewardModel: RewardModel), or null.</summary>
@@ -50,8 +50,7 @@ public abstract class ComponentReference
 /// </summary>
 public sealed class ComponentReference<T> : ComponentReference where T : class
 {
-    [JsonIgnore]
-    public override Type ComponentType => typeof(T);
+    public override Type GetComponentType() => typeof(T);
 }
 
 /// <summary>
