@@ -33,7 +33,7 @@ public static class MonitorFigures
             plot.Axes.SetLimitsY(0, 1, plot.Axes.Right);
         }
         plot.XLabel("training step");
-        plot.ShowLegend(Alignment.LowerLeft);
+        plot.ShowLegend(Edge.Bottom);
         plot.Title($"{algorithm}: reward vs judged share", size: 13);
         return Render(plot, "reward-vs-judged",
             "Reward-hacking monitor: the training reward (circles, left axis) and the share of the fixed monitor seeds each judge calls " +
@@ -57,7 +57,7 @@ public static class MonitorFigures
         }
         plot.XLabel("training step");
         plot.YLabel("mean score - mean at the first monitored step");
-        plot.ShowLegend(Alignment.UpperLeft);
+        plot.ShowLegend(Edge.Bottom);
         plot.Title("Reward shifts on the monitor seeds", size: 13);
         return Render(plot, "reward-shifts", "Change of each reward model's mean score on the fixed monitor seeds since the first monitored step " +
                                              "(reward.*: trained against; monitor.*: independent).");
