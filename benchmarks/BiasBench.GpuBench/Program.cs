@@ -16,6 +16,7 @@ using static TorchSharp.torch;
 //   BiasBench.GpuBench decode --images DIR [--preprocess pil|hps|tensor] [--threads N] [--rounds 3]  (CPU only: decode + preprocess)
 //   BiasBench.GpuBench ddpm   --preset celebahq-256|tiny --batch 16 --dtype bf16 ...   (UNet2DModel; see DiffusionBench.cs)
 //   BiasBench.GpuBench sd     --preset sd15|tiny --batch 4 --dtype fp16 ...            (SD 1.5 UNet with CFG, text encoder, VAE)
+//   BiasBench.GpuBench draft  --preset celebahq-256|tiny --batch 4 --steps 50 --precision bf16|fp32 ... (a DRaFT-1 update; DraftBench.cs)
 // Weights are random (same shapes as PickScore / HPSv2 ViT-H/14); TorchSharp has no autocast, so the model is cast to
 // the dtype instead (the nearest equivalent of PyTorch's autocast for inference).
 var mode = args.Length > 0 ? args[0] : "image";
@@ -31,6 +32,7 @@ if (mode == "decode") return DecodeOnly(Arg("images", "."), Arg("preprocess", "p
     int.Parse(Arg("rounds", "3"), CultureInfo.InvariantCulture));
 
 if (mode is "ddpm" or "sd") return DiffusionBench.Run(mode, args);
+if (mode == "draft") return DraftBench.Run(args);
 
 var info = TorchBackend.EnsureInitialized();
 var device = TorchBackend.ResolveDevice(Arg("device", "auto"));
