@@ -10,7 +10,7 @@ namespace BiasBench.Host;
 
 public static class Program
 {
-    public const int ExitOk = 0, ExitFailed = 1, ExitInvalidConfig = 2, ExitCancelled = 130;
+    public const int ExitOk = 0, ExitFailed = 1, ExitInvalidConfig = 2, ExitShardsNotReady = 3, ExitCancelled = 130;
 
     public static Task<int> Main(string[] args) =>
         // On Ctrl-C the command's token is cancelled; give the run time to record 'cancelled' and write its report.
@@ -25,6 +25,9 @@ public static class Program
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Result cache (default: <runs-dir>/.cache or BIASBENCH_CACHE)" };
         var noProgress = new Option<bool>("--no-progress") { Description = "Plain log lines instead of progress bars" };
         var configArg = new Argument<FileInfo>("config") { Description = "Experiment YAML file" };
+        var devices = new Option<string?>("--devices") { Description = "One worker per device for expensive stages: all, or e.g. cuda:0,cuda:1 (items spread by content hash)" };
+        var shard = new Option<string?>("--shard") { Description = "K/N: compute shard K (from 0) of N of every expensive stage; 'biasbench merge' assembles the shards" };
+        var runId = new Option<string?>("--run-id") { Description = "Name of the run folder (shards of one run share it; default for shards: experiment + config fingerprint)" };
 
         var root = new RootCommand("BiasBench: do the models we use to judge images reward beauty instead of quality?");
         root.Options.Add(device); root.Options.Add(pluginDirs); root.Options.Add(verbose);
@@ -35,9 +38,10 @@ public static class Program
             PluginDirectories = (r.GetValue(pluginDirs) ?? []).Select(Path.GetFullPath).ToList(),
             RunsDirectory = r.GetValue(runsDir) is { } rd ? Path.GetFullPath(rd) : null,
             CacheDirectory = r.GetValue(cacheDir) is { } cd ? Path.GetFullPath(cd) : null,
+            Devices = r.GetValue(devices), Shard = r.GetValue(shard), RunId = r.GetValue(runId),
         };
 
-        var run = new Command("run", "Run an experiment") { configArg, runsDir, cacheDir, noProgress };
+        var run = new Command("run", "Run an experiment") { configArg, runsDir, cacheDir, noProgress, devices, shard, runId };
         run.SetAction((r, ct) => Guarded(async () =>
         {
             var config = ExperimentConfigLoader.Load(r.GetValue(configArg)!.FullName);
@@ -101,13 +105,14 @@ public static class Program
         root.Subcommands.Add(plugins);
         root.Subcommands.Add(schema);
         root.Subcommands.Add(ModelsCommand.Create());
+        root.Subcommands.Add(MergeCommand.Create(configArg, runsDir, cacheDir, noProgress, runId, verbose, Settings, ResolvePluginPaths, PrintSummary));
         return root;
     }
 
-    private static IEnumerable<string> ResolvePluginPaths(ExperimentConfig config) =>
+    internal static IEnumerable<string> ResolvePluginPaths(ExperimentConfig config) =>
         config.PluginPaths.Select(p => Path.IsPathRooted(p) ? p : Path.GetFullPath(Path.Combine(config.Directory, p)));
 
-    private static void PrintSummary(RunStore store, IReadOnlyList<StageOutput> outputs)
+    internal static void PrintSummary(RunStore store, IReadOnlyList<StageOutput> outputs)
     {
         foreach (var f in outputs.SelectMany(o => o.Findings)) AnsiConsole.MarkupLine($"[bold]•[/] {Markup.Escape(f.Text)}");
         var failed = outputs.Sum(o => o.ItemsFailed);
@@ -116,7 +121,7 @@ public static class Program
     }
 
     /// <summary>Turns expected failures into clear messages and exit codes instead of stack traces.</summary>
-    private static async Task<int> Guarded(Func<Task<int>> body)
+    internal static async Task<int> Guarded(Func<Task<int>> body)
     {
         try { return await body(); }
         catch (ConfigException e)

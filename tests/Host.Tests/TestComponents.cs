@@ -87,10 +87,14 @@ public sealed class BytesGenerator : IImageGenerator
 
 public static class TestApp
 {
-    public static Task<BiasBenchApp> StartAsync(string runsDir, IEnumerable<string>? pluginDirs = null) =>
-        BiasBenchApp.StartAsync(new HostSettings { Device = "cpu", RunsDirectory = runsDir, CacheDirectory = Path.Combine(runsDir, ".cache"), PluginDirectories = pluginDirs?.ToList() ?? [] },
+    public static Task<BiasBenchApp> StartAsync(string runsDir, IEnumerable<string>? pluginDirs = null, Action<HostSettings>? configure = null)
+    {
+        var settings = new HostSettings { Device = "cpu", RunsDirectory = runsDir, CacheDirectory = Path.Combine(runsDir, ".cache"), PluginDirectories = pluginDirs?.ToList() ?? [] };
+        configure?.Invoke(settings);
+        return BiasBenchApp.StartAsync(settings,
             [], verbose: false, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(new StringWriter()) }),
             (catalog, services) => catalog.AddLoaded(new TestComponentsPlugin(), new PluginInfo("tests", "1.0", "in-process", false, null), services));
+    }
 
     public static string TempDir()
     {

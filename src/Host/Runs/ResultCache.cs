@@ -15,33 +15,24 @@ public sealed class ResultCache : IDisposable
 {
     private readonly Dictionary<string, JsonNode?> _entries = new(StringComparer.Ordinal);
     private readonly object _gate = new();
-    private readonly FileStream _stream;
+    private readonly SharedAppendFile _file;
 
     public ResultCache(string file)
     {
         File = file;
-        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        if (System.IO.File.Exists(file))
+        // Shards of one run append to the same file from several processes (see SharedAppendFile): reads and appends
+        // happen under a file lock, and a torn last line (killed mid-write) is closed before the next record.
+        _file = SharedAppendFile.Open(file);
+        foreach (var line in _file.ReadAllLines(out _))
         {
-            foreach (var line in System.IO.File.ReadLines(file))
+            if (line.Length == 0) continue;
+            try
             {
-                if (line.Length == 0) continue;
-                try
-                {
-                    var node = JsonNode.Parse(line);
-                    if (node?["k"]?.GetValue<string>() is { } key) _entries[key] = node["v"]?.DeepClone();
-                    else CorruptLines++;
-                }
-                catch (JsonException) { CorruptLines++; }
+                var node = JsonNode.Parse(line);
+                if (node?["k"]?.GetValue<string>() is { } key) _entries[key] = node["v"]?.DeepClone();
+                else CorruptLines++;
             }
-        }
-        _stream = new FileStream(file, FileMode.Append, FileAccess.Write, FileShare.Read);
-        // A torn final line has no newline: start on a fresh line so the next record stays parseable.
-        if (_stream.Length > 0)
-        {
-            using var r = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            r.Seek(-1, SeekOrigin.End);
-            if (r.ReadByte() != '\n') { _stream.WriteByte((byte)'\n'); _stream.Flush(); }
+            catch (JsonException) { CorruptLines++; }
         }
     }
 
@@ -57,17 +48,15 @@ public sealed class ResultCache : IDisposable
 
     public void Put(string key, JsonNode? value)
     {
-        var line = new JsonObject { ["k"] = key, ["v"] = value?.DeepClone() }.ToJsonString() + "\n";
-        var bytes = Encoding.UTF8.GetBytes(line);
+        var line = new JsonObject { ["k"] = key, ["v"] = value?.DeepClone() }.ToJsonString();
         lock (_gate)
         {
-            _stream.Write(bytes);
-            _stream.Flush();
+            _file.AppendLine(line);
             _entries[key] = value;
         }
     }
 
-    public void Dispose() => _stream.Dispose();
+    public void Dispose() => _file.Dispose();
 
     /// <summary>SHA-256 hex of several parts, each length-prefixed so ("ab","c") and ("a","bc") differ.</summary>
     public static string Key(params string?[] parts)

@@ -42,6 +42,15 @@ public sealed class RunStore
         return new RunStore(dir, Path.GetFileName(dir));
     }
 
+    /// <summary>Opens (creating if needed) the run folder at <paramref name="directory"/>: a named run (--run-id), a
+    /// shard's folder that a rerun of the shard continues, or the folder a merge writes into.</summary>
+    public static RunStore At(string directory, string? runId = null)
+    {
+        var dir = Path.GetFullPath(directory);
+        System.IO.Directory.CreateDirectory(dir);
+        return new RunStore(dir, runId ?? Path.GetFileName(dir));
+    }
+
     /// <summary>Writes a table as CSV, Parquet and Markdown; returns the file paths relative to the run folder.</summary>
     public IReadOnlyList<string> WriteTable(DataTable table, string stageId)
     {

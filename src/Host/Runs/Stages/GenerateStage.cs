@@ -18,8 +18,8 @@ internal static class GenerateStage
         var seeds = new List<double>(); var generators = new List<string?>(); var paths = new List<string?>(); var errors = new List<string?>();
         foreach (var component in ctx.Planned.Components)
         {
-            using var generator = ctx.Create<IImageGenerator>(component);
-            var info = generator.Info;
+            using var workers = ComponentWorkers<IImageGenerator>.Create(ctx, component); // one per device worker
+            var info = workers.Info(g => g.Info);
             var configKey = ResultCache.Key("generate", info.Name, info.Version, ResultCache.CanonicalJson(component.Options));
             using var cache = ctx.OpenCache("images", info.Name, configKey);
             var imageCache = Path.Combine(ctx.Environment.CacheDirectory, "images", "png");
@@ -30,18 +30,27 @@ internal static class GenerateStage
             var requests = ctx.Stage.Prompts.SelectMany(p => ctx.Stage.Seeds.Select(s => new GenerationRequest(p.Prompt, s)
             {
                 Tags = new Dictionary<string, string> { ["condition"] = p.Condition, ["prompt"] = p.Prompt, ["seed"] = s.ToString(System.Globalization.CultureInfo.InvariantCulture) },
-            })).ToList();
+            })).Where(ctx.Scale.Owns).ToList(); // a shard generates its part
             string KeyOf(GenerationRequest r) => ResultCache.Key(configKey, r.Prompt, r.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture), r.NegativePrompt);
             var pending = requests.Where(r => !(cache.TryGet(KeyOf(r), out var v) && File.Exists(v?["file"]?.GetValue<string>()))).ToList();
             ctx.Output.ItemsFromCache += requests.Count - pending.Count;
             var failures = new Dictionary<GenerationRequest, string>();
+            if (workers.Merging)
+            {
+                var missing = pending.Where(r => workers.RecordedFailure(KeyOf(r)) is null).ToList();
+                if (missing.Count > 0)
+                    throw new StageFailedException(ctx.Stage.Id, $"{info.Name}: {missing.Count} image(s) are neither in the cache ({cache.File}) nor among the failures the shards recorded " +
+                        $"(first: \"{missing[0].Prompt}\", seed {missing[0].Seed}). Rerun the shards and merge again.");
+                foreach (var r in pending) failures[r] = workers.RecordedFailure(KeyOf(r))!;
+                pending = [];
+            }
             using (var task = ctx.Progress.Start($"{ctx.Stage.Id}: {info.Name}", pending.Count))
             {
-                foreach (var batch in pending.Chunk(Math.Max(1, ctx.Stage.BatchSize ?? generator.PreferredBatchSize)))
+                var computed = 0;
+                await WorkerPool.RunAsync(workers.Instances, pending, KeyOf, workers.BatchSize(ctx.Stage.BatchSize, g => g.PreferredBatchSize), async (w, generator, batch, token) =>
                 {
-                    ct.ThrowIfCancellationRequested();
                     IReadOnlyList<ItemResult<GeneratedImage>> results;
-                    try { results = await generator.GenerateAsync(batch, ct); }
+                    try { results = await generator.GenerateAsync(batch, token); }
                     catch (OperationCanceledException) { throw; }
                     catch (Exception e) { results = batch.Select(_ => ItemResult<GeneratedImage>.Failure($"{e.GetType().Name}: {e.Message}")).ToList(); }
                     for (var i = 0; i < batch.Length; i++)
@@ -51,16 +60,22 @@ internal static class GenerateStage
                         {
                             var key = KeyOf(batch[i]);
                             var file = Path.Combine(imageCache, key + ".png");
-                            var tmp = file + ".tmp";
-                            await File.WriteAllBytesAsync(tmp, r.Value!.EncodedPng, ct);
+                            var tmp = file + $".{Environment.ProcessId}-{w}.tmp"; // shards and workers never share a temporary file
+                            await File.WriteAllBytesAsync(tmp, r.Value!.EncodedPng, token);
                             File.Move(tmp, file, overwrite: true);
                             cache.Put(key, new JsonObject { ["file"] = file, ["provenance"] = JsonSerializer.SerializeToNode(r.Value.Provenance) });
-                            ctx.Output.ItemsComputed++;
+                            Interlocked.Increment(ref computed);
                         }
-                        else failures[batch[i]] = r.Error!;
+                        else
+                        {
+                            lock (failures) failures[batch[i]] = r.Error!;
+                            workers.RecordFailure(KeyOf(batch[i]), r.Error!);
+                        }
                         task.Increment();
                     }
-                }
+                    workers.CountWorkerItems(w, batch.Length);
+                }, ct);
+                ctx.Output.ItemsComputed += computed;
             }
             foreach (var r in requests)
             {

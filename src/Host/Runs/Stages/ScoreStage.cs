@@ -28,13 +28,13 @@ internal static class ScoreStage
 
         foreach (var component in ctx.Planned.Components)
         {
-            using var model = ctx.Create<IRewardModel>(component);
-            var info = model.Info;
+            using var models = ComponentWorkers<IRewardModel>.Create(ctx, component); // one per device worker
+            var info = models.Info(m => m.Info);
             ctx.Output.RewardModels[info.Name] = info;
             var configKey = ResultCache.Key("score", info.Name, info.Version, info.WeightsChecksum, info.Preprocessing, ResultCache.CanonicalJson(component.Options));
             using var cache = ctx.OpenCache("scores", info.Name, configKey);
-            var results = await ItemPipeline.RunAsync(ctx, info.Name, items, cache, ctx.Stage.BatchSize ?? model.PreferredBatchSize,
-                async (batch, token) =>
+            var results = await ItemPipeline.RunAsync(ctx, info.Name, items, cache, models.BatchSize(ctx.Stage.BatchSize, m => m.PreferredBatchSize), models,
+                async (model, batch, token) =>
                 {
                     var scored = await model.ScoreAsync(batch.Select(i => new RewardRequest(i.Image, i.Prompt)).ToList(), token);
                     // A note (e.g. a truncated prompt) travels with the cached score: {"score": x, "note": "..."}.
