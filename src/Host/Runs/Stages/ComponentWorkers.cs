@@ -77,6 +77,9 @@ internal sealed class ComponentWorkers<T> : IDisposable where T : class, IDispos
 
     public int BatchSize(int? configured, Func<T, int> preferred) => Math.Max(1, configured ?? (Merging ? 16 : preferred(_instances[0])));
 
+    /// <summary>Batches in flight per worker that the component allows (at least 1).</summary>
+    public int Concurrency(Func<T, int> allowed) => Merging ? 1 : Math.Clamp(allowed(_instances[0]), 1, 8);
+
     /// <summary>The error a shard recorded for an item it could not compute, if any.</summary>
     public string? RecordedFailure(string key) => _recordedFailures.TryGetValue(key, out var error) ? error : null;
 
@@ -102,8 +105,13 @@ internal sealed class ComponentWorkers<T> : IDisposable where T : class, IDispos
 internal static class WorkerPool
 {
     public static async Task RunAsync<TWorker, TItem>(IReadOnlyList<TWorker> workers, IReadOnlyList<TItem> items, Func<TItem, string> key,
-        int batchSize, Func<int, TWorker, TItem[], CancellationToken, Task> runBatch, CancellationToken ct)
+        int batchSize, Func<int, TWorker, TItem[], CancellationToken, Task> runBatch, CancellationToken ct, int inFlight = 1)
     {
+        if (inFlight > 1)
+        {
+            await RunPipelinedAsync(workers, items, key, batchSize, runBatch, inFlight, ct);
+            return;
+        }
         if (workers.Count == 1)
         {
             foreach (var batch in items.Chunk(Math.Max(1, batchSize)))
@@ -133,6 +141,49 @@ internal static class WorkerPool
                 throw;
             }
         }, CancellationToken.None)).ToArray();
+        await WhenAllReportingTheCause(tasks, ct);
+    }
+
+    /// <summary>
+    /// Each worker keeps up to <paramref name="inFlight"/> of its batches running, started in order (the component
+    /// allows it: e.g. the next batch is decoded on the CPU while the device scores this one).
+    /// </summary>
+    private static async Task RunPipelinedAsync<TWorker, TItem>(IReadOnlyList<TWorker> workers, IReadOnlyList<TItem> items, Func<TItem, string> key,
+        int batchSize, Func<int, TWorker, TItem[], CancellationToken, Task> runBatch, int inFlight, CancellationToken ct)
+    {
+        var queues = Enumerable.Range(0, workers.Count).Select(_ => new List<TItem>()).ToArray();
+        foreach (var item in items) queues[workers.Count == 1 ? 0 : Partition.Bucket(key(item), workers.Count)].Add(item);
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var tasks = queues.Select((queue, w) => Task.Run(async () =>
+        {
+            var running = new List<Task>();
+            try
+            {
+                foreach (var batch in queue.Chunk(Math.Max(1, batchSize)))
+                {
+                    failed.Token.ThrowIfCancellationRequested();
+                    while (running.Count >= inFlight)
+                    {
+                        var done = await Task.WhenAny(running);
+                        running.Remove(done);
+                        await done; // rethrows its failure
+                    }
+                    running.Add(runBatch(w, workers[w], batch, failed.Token));
+                }
+                await Task.WhenAll(running);
+            }
+            catch
+            {
+                await failed.CancelAsync();
+                try { await Task.WhenAll(running); } catch { /* the first failure is the one reported */ }
+                throw;
+            }
+        }, CancellationToken.None)).ToArray();
+        await WhenAllReportingTheCause(tasks, ct);
+    }
+
+    private static async Task WhenAllReportingTheCause(Task[] tasks, CancellationToken ct)
+    {
         try { await Task.WhenAll(tasks); }
         catch (Exception) when (!ct.IsCancellationRequested)
         {

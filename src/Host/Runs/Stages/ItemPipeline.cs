@@ -43,7 +43,7 @@ internal static class ItemPipeline
     public static async Task<(JsonNode? Value, string? Error)[]> RunAsync<TWorker>(
         StageContext ctx, string componentName, List<Item> items, ResultCache cache, int batchSize, ComponentWorkers<TWorker> workers,
         Func<TWorker, IReadOnlyList<Item>, CancellationToken, Task<IReadOnlyList<(JsonNode? Value, string? Error)>>> compute,
-        CancellationToken ct) where TWorker : class, IDisposable
+        CancellationToken ct, int inFlight = 1) where TWorker : class, IDisposable
     {
         var results = new (JsonNode? Value, string? Error)[items.Count];
         var pending = new List<Item>();
@@ -95,7 +95,7 @@ internal static class ItemPipeline
                 task.Increment();
             }
             workers.CountWorkerItems(w, batch.Length);
-        }, ct);
+        }, ct, inFlight);
         ctx.Output.ItemsComputed += computed;
         ctx.Output.ItemsFailed += results.Count(r => r.Error is not null);
         return results;

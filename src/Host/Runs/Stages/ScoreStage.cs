@@ -43,7 +43,7 @@ internal static class ScoreStage
                             ? (r.Note is null ? (JsonNode?)JsonValue.Create(r.Value) : new JsonObject { ["score"] = r.Value, ["note"] = r.Note }, (string?)null)
                             : (null, $"non-finite score {r.Value}")
                         : (null, r.Error)).ToList();
-                }, ct);
+                }, ct, models.Concurrency(m => m.ConcurrentBatches));
 
             var column = new double[items.Count];
             var notes = 0; string? firstNote = null;
