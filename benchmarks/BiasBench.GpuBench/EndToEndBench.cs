@@ -17,17 +17,20 @@ using static TorchSharp.torch;
 /// </summary>
 internal static class EndToEndBench
 {
-    public static (double PerSecond, double BusyShare) Run(string pipeline, ClipModel model, string directory, int batch, Device device,
+    public static (double PerSecond, double BusyShare) Run(string pipeline, ClipModel model, string directory, int repeat, int batch, Device device,
         ScalarType dtype, Action sync, ImageDecodeLimits? limits) => pipeline switch
     {
-        "staged" => Staged(model, directory, batch, device, dtype, sync, limits),
-        "legacy" => Legacy(model, directory, batch, dtype, device, sync),
+        "staged" => Staged(model, Files(directory, repeat), batch, device, dtype, sync, limits),
+        "legacy" => Legacy(model, Files(directory, repeat), batch, dtype, device, sync),
         _ => throw new ArgumentException($"--pipeline {pipeline}: use staged or legacy."),
     };
 
-    private static (double, double) Staged(ClipModel model, string directory, int batch, Device device, ScalarType dtype, Action sync, ImageDecodeLimits? limits)
+    /// <summary>The folder's images, <paramref name="repeat"/> times over (a small folder stands in for a large set).</summary>
+    private static string[] Files(string directory, int repeat) =>
+        Enumerable.Repeat(BenchFiles.Images(directory), Math.Max(1, repeat)).SelectMany(f => f).ToArray();
+
+    private static (double, double) Staged(ClipModel model, string[] files, int batch, Device device, ScalarType dtype, Action sync, ImageDecodeLimits? limits)
     {
-        var files = BenchFiles.Images(directory);
         var size = model.Config.Vision.ImageSize;
         using var staging = new PixelStaging(batch, size, device);
         var chunks = files.Chunk(batch).ToList();
@@ -61,9 +64,8 @@ internal static class EndToEndBench
         return (files.Length / clock.Elapsed.TotalSeconds, busy / clock.Elapsed);
     }
 
-    private static (double, double) Legacy(ClipModel model, string directory, int batch, ScalarType dtype, Device device, Action sync)
+    private static (double, double) Legacy(ClipModel model, string[] files, int batch, ScalarType dtype, Device device, Action sync)
     {
-        var files = BenchFiles.Images(directory);
         var size = model.Config.Vision.ImageSize;
         var queue = new BlockingCollection<float[]>(boundedCapacity: batch * 4);
         var producer = Task.Run(() =>

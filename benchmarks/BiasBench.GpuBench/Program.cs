@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 // Usage:
 //   BiasBench.GpuBench image  --preset vit-h14|tiny [--layout hf|open-clip] --batch 64,256 --dtype bf16|fp16|fp32 --device cuda|cpu [--iterations 20] [--json out.json]
 //   BiasBench.GpuBench pairs  --preset vit-h14|tiny --batch 64 --dtype fp16 ...        (image + text per pair, HPSv2 style)
-//   BiasBench.GpuBench e2e    --images DIR --preset vit-h14|tiny --batch 64 --dtype bf16 [--pipeline staged|legacy] [--jpeg-dct-scaling] ... (decode + PIL preprocess on all cores + network)
+//   BiasBench.GpuBench e2e    --images DIR --preset vit-h14|tiny --batch 64 --dtype bf16 [--pipeline staged|legacy] [--repeat R] [--jpeg-dct-scaling] ... (decode + PIL preprocess on all cores + network)
 //   BiasBench.GpuBench imagereward --preset imagereward|tiny [--med-config med_config.json] --batch 64 --dtype fp16 ...  (BLIP ViT-L + BERT pairs)
 //   every network mode: [--warmup 3] [--marker] (a marker kernel before and after the timed iterations, for scripts/profile.sh)
 //   BiasBench.GpuBench decode --images DIR [--preprocess pil|hps|tensor] [--threads N] [--rounds 3]  (CPU only: decode + preprocess)
@@ -82,7 +82,8 @@ foreach (var batch in batches)
     if (mode == "e2e")
     {
         var limits = args.Contains("--jpeg-dct-scaling") ? new ImageDecodeLimits { JpegDctScalingMinShortSide = config.Vision.ImageSize } : null;
-        (perSecond, var busy) = EndToEndBench.Run(Arg("pipeline", "staged"), model, Arg("images", "."), batch, device, dtype, Sync, limits);
+        (perSecond, var busy) = EndToEndBench.Run(Arg("pipeline", "staged"), model, Arg("images", "."), int.Parse(Arg("repeat", "1"), CultureInfo.InvariantCulture),
+            batch, device, dtype, Sync, limits);
         busyShare = busy;
     }
     else
