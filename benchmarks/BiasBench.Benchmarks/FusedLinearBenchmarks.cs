@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Jobs;
 using BiasBench.Torch.Backend;
 using BiasBench.Torch.Layers;
 using TorchSharp;
@@ -63,6 +64,6 @@ public class FusedLinearBenchmarks
 public sealed class LongerInProcessConfig : BenchmarkDotNet.Configs.ManualConfig
 {
     public LongerInProcessConfig() =>
-        AddJob(BenchmarkDotNet.Jobs.Job.Default.WithWarmupCount(3).WithIterationCount(15)
+        AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(15)
             .WithToolchain(BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain.Instance));
 }

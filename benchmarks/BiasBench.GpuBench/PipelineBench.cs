@@ -46,19 +46,32 @@ internal static class PipelineBench
         Console.WriteLine($"  PIL bicubic resize      : {resizeMs,7:F2} ms ({100 * resizeMs / total,4:F1}%), {resizeBytes / 1024,6} KB allocated");
         Console.WriteLine($"  crop + normalise (CHW)  : {cropMs,7:F2} ms ({100 * cropMs / total,4:F1}%), {cropBytes / 1024,6} KB allocated");
 
-        // All cores, one image per task (as the scoring pipeline runs): throughput and the collector's share.
-        for (var pass = 0; pass < 2; pass++)
+        // All cores, one image per task (as the scoring pipeline runs): throughput and the collector's share, for the
+        // allocating path (a fresh RGB array, resized image and float array per image) and the pooled, in-place one.
+        var slot = new ThreadLocal<float[]>(() => new float[3 * 224 * 224]);
+        var paths = new (string Name, Action<int> Work)[]
         {
-            var gcBefore = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes());
-            var clock = Stopwatch.StartNew();
-            Parallel.For(0, encoded.Length, i => ClipPreprocessing.PilCenterCrop(ImageDecoder.Decode(encoded[i], files[i]), 224));
-            var seconds = clock.Elapsed.TotalSeconds;
-            if (pass == 0) continue;
-            var pause = GC.GetTotalPauseDuration() - gcBefore.Item4;
-            Console.WriteLine($"all {Environment.ProcessorCount} cores: {encoded.Length / seconds:F1} images/s; GC: {GC.CollectionCount(0) - gcBefore.Item1} gen0, " +
-                              $"{GC.CollectionCount(1) - gcBefore.Item2} gen1, {GC.CollectionCount(2) - gcBefore.Item3} gen2 collections, paused {pause.TotalMilliseconds:F0} ms " +
-                              $"({100 * pause.TotalSeconds / seconds:F1}% of the time), {(GC.GetTotalAllocatedBytes() - gcBefore.Item5) / encoded.Length / 1024} KB allocated per image");
-        }
+            ("allocating", i => ClipPreprocessing.PilCenterCrop(ImageDecoder.Decode(encoded[i], files[i]), 224)),
+            ("pooled    ", i =>
+            {
+                using var image = ImageDecoder.DecodePooled(encoded[i], files[i]);
+                ClipPreprocessing.PilCenterCropInto(image.Image, 224, slot.Value!);
+            }),
+        };
+        for (var repeat = 0; repeat < rounds; repeat++)
+            foreach (var (name, work) in paths)
+                for (var pass = 0; pass < 2; pass++)
+                {
+                    var gcBefore = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes());
+                    var clock = Stopwatch.StartNew();
+                    Parallel.For(0, encoded.Length, work);
+                    var seconds = clock.Elapsed.TotalSeconds;
+                    if (pass == 0) continue; // warm-up
+                    var pause = GC.GetTotalPauseDuration() - gcBefore.Item4;
+                    Console.WriteLine($"{name} on all {Environment.ProcessorCount} cores: {encoded.Length / seconds,6:F1} images/s; GC: {GC.CollectionCount(0) - gcBefore.Item1} gen0, " +
+                                      $"{GC.CollectionCount(1) - gcBefore.Item2} gen1, {GC.CollectionCount(2) - gcBefore.Item3} gen2, paused {pause.TotalMilliseconds:F0} ms " +
+                                      $"({100 * pause.TotalSeconds / seconds:F1}% of the time), {(GC.GetTotalAllocatedBytes() - gcBefore.Item5) / encoded.Length / 1024} KB allocated per image");
+                }
         return 0;
     }
 }
