@@ -28,6 +28,8 @@ public static class Program
         var devices = new Option<string?>("--devices") { Description = "One worker per device for expensive stages: all, or e.g. cuda:0,cuda:1 (items spread by content hash)" };
         var shard = new Option<string?>("--shard") { Description = "K/N: compute shard K (from 0) of N of every expensive stage; 'biasbench merge' assembles the shards" };
         var runId = new Option<string?>("--run-id") { Description = "Name of the run folder (shards of one run share it; default for shards: experiment + config fingerprint)" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print how many requests the config's hosted-model stages would send, then stop (nothing is sent)" };
+        var endpoint = new Option<string?>("--endpoint") { Description = "Base URL replacing the endpoint of every hosted-model component (e.g. a local server)" };
 
         var root = new RootCommand("BiasBench: do the models we use to judge images reward beauty instead of quality?");
         root.Options.Add(device); root.Options.Add(pluginDirs); root.Options.Add(verbose);
@@ -41,12 +43,24 @@ public static class Program
             Devices = r.GetValue(devices), Shard = r.GetValue(shard), RunId = r.GetValue(runId),
         };
 
-        var run = new Command("run", "Run an experiment") { configArg, runsDir, cacheDir, noProgress, devices, shard, runId };
+        var run = new Command("run", "Run an experiment") { configArg, runsDir, cacheDir, noProgress, dryRun, endpoint, devices, shard, runId };
         run.SetAction((r, ct) => Guarded(async () =>
         {
             var config = ExperimentConfigLoader.Load(r.GetValue(configArg)!.FullName);
             await using var app = await BiasBenchApp.StartAsync(Settings(r), ResolvePluginPaths(config), r.GetValue(verbose));
             var plan = app.Plan(config);
+            RemoteApis.ApplyEndpoint(plan, r.GetValue(endpoint));
+            if (r.GetValue(dryRun))
+            {
+                RemoteApis.Print(AnsiConsole.Console, config, await RemoteApis.CountAsync(app, config, plan, ct));
+                return ExitOk;
+            }
+            if (RemoteApis.MissingKeys(plan) is { Count: > 0 } missing)
+            {
+                AnsiConsole.MarkupLine($"[red]Missing API key(s); nothing was run:[/]");
+                foreach (var m in missing) AnsiConsole.MarkupLine($"  [red]{Markup.Escape(m)}[/]");
+                return ExitInvalidConfig;
+            }
             var interactive = !r.GetValue(noProgress) && AnsiConsole.Profile.Capabilities.Interactive;
             try
             {

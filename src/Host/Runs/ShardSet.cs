@@ -93,7 +93,8 @@ public sealed partial class ShardSet
                     if (infos.TryGetValue((stageId, index), out var first) && first.Json != json)
                         problems.Add($"stage '{stageId}', {c["name"]}: shard {k}/{n} ran {json}, shard {first.Shard}/{n} ran {first.Json} (another version or other weights).");
                     else infos.TryAdd((stageId, index), (k, json));
-                    var failures = (c["failures"] as JsonObject ?? []).Select(kv => KeyValuePair.Create(kv.Key, kv.Value?.GetValue<string>() ?? "failed"));
+                    var failures = (c["failures"] as JsonObject ?? []).Select(kv => KeyValuePair.Create(kv.Key,
+                        (kv.Value?["error"]?.GetValue<string>() ?? "failed", kv.Value?["value"]?.DeepClone())));
                     records.Add(stageId, index, info, failures);
                 }
             }

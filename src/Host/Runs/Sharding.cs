@@ -174,20 +174,20 @@ public static class RunFingerprint
 /// </summary>
 public sealed class ShardRecords
 {
-    private readonly Dictionary<(string Stage, int Index), (JsonNode? Info, Dictionary<string, string> Failures)> _components = new();
+    private readonly Dictionary<(string Stage, int Index), (JsonNode? Info, Dictionary<string, (string Error, JsonNode? Value)> Failures)> _components = new();
 
-    public void Add(string stage, int index, JsonNode? info, IEnumerable<KeyValuePair<string, string>> failures)
+    public void Add(string stage, int index, JsonNode? info, IEnumerable<KeyValuePair<string, (string Error, JsonNode? Value)>> failures)
     {
         if (!_components.TryGetValue((stage, index), out var entry))
-            _components[(stage, index)] = entry = (info?.DeepClone(), new Dictionary<string, string>(StringComparer.Ordinal));
-        foreach (var (key, error) in failures) entry.Failures[key] = error;
+            _components[(stage, index)] = entry = (info?.DeepClone(), new Dictionary<string, (string, JsonNode?)>(StringComparer.Ordinal));
+        foreach (var (key, failure) in failures) entry.Failures[key] = failure;
     }
 
-    public bool TryGet(string stage, int index, out JsonNode? info, out IReadOnlyDictionary<string, string> failures)
+    public bool TryGet(string stage, int index, out JsonNode? info, out IReadOnlyDictionary<string, (string Error, JsonNode? Value)> failures)
     {
         var found = _components.TryGetValue((stage, index), out var entry);
         info = entry.Info;
-        failures = entry.Failures ?? new Dictionary<string, string>();
+        failures = entry.Failures ?? new Dictionary<string, (string, JsonNode?)>();
         return found;
     }
 }

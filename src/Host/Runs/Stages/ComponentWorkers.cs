@@ -15,13 +15,13 @@ internal sealed class ComponentWorkers<T> : IDisposable where T : class, IDispos
     private static readonly JsonSerializerOptions InfoJson = new() { WriteIndented = false };
     private readonly List<T> _instances;
     private readonly JsonObject _record;
-    private readonly IReadOnlyDictionary<string, string> _recordedFailures;
+    private readonly IReadOnlyDictionary<string, (string Error, JsonNode? Value)> _recordedFailures;
     private readonly JsonNode? _recordedInfo;
-    private readonly Dictionary<string, string> _failures = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Error, JsonNode? Value)> _failures = new(StringComparer.Ordinal);
     private readonly int[] _itemsPerWorker;
 
     private ComponentWorkers(StageContext ctx, PlannedComponent component, List<T> instances, IReadOnlyList<string> devices,
-        JsonNode? recordedInfo, IReadOnlyDictionary<string, string> recordedFailures)
+        JsonNode? recordedInfo, IReadOnlyDictionary<string, (string Error, JsonNode? Value)> recordedFailures)
     {
         _instances = instances;
         Devices = devices;
@@ -57,7 +57,7 @@ internal sealed class ComponentWorkers<T> : IDisposable where T : class, IDispos
             foreach (var created in instances) created.Dispose();
             throw;
         }
-        return new ComponentWorkers<T>(ctx, component, instances, scale.Devices, null, new Dictionary<string, string>());
+        return new ComponentWorkers<T>(ctx, component, instances, scale.Devices, null, new Dictionary<string, (string, JsonNode?)>());
     }
 
     /// <summary>The instances, one per device; empty when merging.</summary>
@@ -80,12 +80,13 @@ internal sealed class ComponentWorkers<T> : IDisposable where T : class, IDispos
     /// <summary>Batches in flight per worker that the component allows (at least 1).</summary>
     public int Concurrency(Func<T, int> allowed) => Merging ? 1 : Math.Clamp(allowed(_instances[0]), 1, 8);
 
-    /// <summary>The error a shard recorded for an item it could not compute, if any.</summary>
-    public string? RecordedFailure(string key) => _recordedFailures.TryGetValue(key, out var error) ? error : null;
+    /// <summary>The error (and the value that travels with it, e.g. a refusal's outcome) a shard recorded for an item
+    /// it could not compute, if any.</summary>
+    public (string Error, JsonNode? Value)? RecordedFailure(string key) => _recordedFailures.TryGetValue(key, out var failure) ? failure : null;
 
-    public void RecordFailure(string key, string error)
+    public void RecordFailure(string key, string error, JsonNode? value = null)
     {
-        lock (_failures) _failures[key] = error;
+        lock (_failures) _failures[key] = (error, value?.DeepClone());
     }
 
     public void CountWorkerItems(int worker, int items) => Interlocked.Add(ref _itemsPerWorker[worker], items);
@@ -94,7 +95,7 @@ internal sealed class ComponentWorkers<T> : IDisposable where T : class, IDispos
     {
         lock (_failures)
             _record["failures"] = new JsonObject(_failures.OrderBy(kv => kv.Key, StringComparer.Ordinal)
-                .Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+                .Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)new JsonObject { ["error"] = kv.Value.Error, ["value"] = kv.Value.Value?.DeepClone() })));
         if (!Merging)
             _record["workers"] = new JsonArray(Devices.Select((d, w) => (JsonNode)new JsonObject { ["device"] = d, ["items"] = _itemsPerWorker[w] }).ToArray());
         foreach (var instance in _instances) instance.Dispose();

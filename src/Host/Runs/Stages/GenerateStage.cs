@@ -15,7 +15,7 @@ internal static class GenerateStage
     public static async Task RunAsync(StageContext ctx, CancellationToken ct)
     {
         var ids = new List<string?>(); var conditions = new List<string?>(); var prompts = new List<string?>();
-        var seeds = new List<double>(); var generators = new List<string?>(); var paths = new List<string?>(); var errors = new List<string?>();
+        var seeds = new List<double>(); var generators = new List<string?>(); var paths = new List<string?>(); var errors = new List<string?>(); var outcomes = new List<string>();
         foreach (var component in ctx.Planned.Components)
         {
             using var workers = ComponentWorkers<IImageGenerator>.Create(ctx, component); // one per device worker
@@ -35,13 +35,19 @@ internal static class GenerateStage
             var pending = requests.Where(r => !(cache.TryGet(KeyOf(r), out var v) && File.Exists(v?["file"]?.GetValue<string>()))).ToList();
             ctx.Output.ItemsFromCache += requests.Count - pending.Count;
             var failures = new Dictionary<GenerationRequest, string>();
+            var refusals = new HashSet<GenerationRequest>();
             if (workers.Merging)
             {
                 var missing = pending.Where(r => workers.RecordedFailure(KeyOf(r)) is null).ToList();
                 if (missing.Count > 0)
                     throw new StageFailedException(ctx.Stage.Id, $"{info.Name}: {missing.Count} image(s) are neither in the cache ({cache.File}) nor among the failures the shards recorded " +
                         $"(first: \"{missing[0].Prompt}\", seed {missing[0].Seed}). Rerun the shards and merge again.");
-                foreach (var r in pending) failures[r] = workers.RecordedFailure(KeyOf(r))!;
+                foreach (var r in pending)
+                {
+                    var (error, value) = workers.RecordedFailure(KeyOf(r))!.Value;
+                    failures[r] = error;
+                    if (value?["outcome"]?.GetValue<string>() == "refusal") refusals.Add(r);
+                }
                 pending = [];
             }
             using (var task = ctx.Progress.Start($"{ctx.Stage.Id}: {info.Name}", pending.Count))
@@ -68,8 +74,12 @@ internal static class GenerateStage
                         }
                         else
                         {
-                            lock (failures) failures[batch[i]] = r.Error!;
-                            workers.RecordFailure(KeyOf(batch[i]), r.Error!);
+                            lock (failures)
+                            {
+                                failures[batch[i]] = r.Error!;
+                                if (r.IsRefusal) refusals.Add(batch[i]);
+                            }
+                            workers.RecordFailure(KeyOf(batch[i]), r.Error!, r.IsRefusal ? new JsonObject { ["outcome"] = "refusal" } : null);
                         }
                         task.Increment();
                     }
@@ -81,7 +91,8 @@ internal static class GenerateStage
             {
                 var id = $"{RunStore.SafeFileName(info.Name)}_{RunStore.SafeFileName(r.Tags["condition"])}_{r.Seed}";
                 ids.Add(id); conditions.Add(r.Tags["condition"]); prompts.Add(r.Prompt); seeds.Add(r.Seed); generators.Add(info.Name);
-                if (failures.TryGetValue(r, out var error)) { paths.Add(null); errors.Add(error); ctx.Output.ItemsFailed++; continue; }
+                if (failures.TryGetValue(r, out var error)) { paths.Add(null); errors.Add(error); outcomes.Add(refusals.Contains(r) ? "refusal" : "error"); ctx.Output.ItemsFailed++; continue; }
+                outcomes.Add("success");
                 cache.TryGet(KeyOf(r), out var record);
                 var target = Path.Combine(outDir, id + ".png");
                 File.Copy(record!["file"]!.GetValue<string>(), target, overwrite: true);
@@ -94,6 +105,7 @@ internal static class GenerateStage
         }
         ctx.Output.Tables.Add(new DataTable(ctx.Stage.Id) { Caption = "Generated images with prompt, condition and seed." }
             .Add("image_id", ids.ToArray()).Add("condition", conditions.ToArray()).Add("prompt", prompts.ToArray())
-            .Add("seed", seeds.ToArray()).Add("generator", generators.ToArray()).Add("path", paths.ToArray()).Add("error", errors.ToArray()));
+            .Add("seed", seeds.ToArray()).Add("generator", generators.ToArray()).Add("path", paths.ToArray()).Add("error", errors.ToArray()).Add("outcome", outcomes.Select(o => (string?)o).ToArray()));
+        if (outcomes.Any(o => o != "success")) ctx.Output.Tables.Add(OutcomeTables.ByCondition($"{ctx.Stage.Id}-outcomes", conditions, outcomes));
     }
 }

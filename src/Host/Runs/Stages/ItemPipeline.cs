@@ -57,7 +57,7 @@ internal static class ItemPipeline
         {
             var missing = new List<Item>();
             foreach (var item in pending)
-                if (workers.RecordedFailure(Key(item)) is { } error) results[item.Index] = (null, error);
+                if (workers.RecordedFailure(Key(item)) is { } failure) results[item.Index] = (failure.Value, failure.Error);
                 else missing.Add(item);
             if (missing.Count > 0)
                 throw new StageFailedException(ctx.Stage.Id, $"{componentName}: {missing.Count} item(s) are neither in the cache ({cache.File}) nor among the failures the shards recorded " +
@@ -90,7 +90,7 @@ internal static class ItemPipeline
                     cache.Put(Key(item), value);
                     Interlocked.Increment(ref computed);
                 }
-                else workers.RecordFailure(Key(item), error);
+                else workers.RecordFailure(Key(item), error, value); // with what travels with it (e.g. a refusal's outcome)
                 results[item.Index] = (value, error);
                 task.Increment();
             }

@@ -23,7 +23,9 @@ internal static class JudgeStage
                 async (judge, batch, token) =>
                 {
                     var judged = await judge.JudgeAsync(batch.Select(i => i.Image).ToList(), token);
-                    return judged.Select(r => r.IsSuccess ? ((JsonNode?)ToJson(r.Value!), (string?)null) : (null, r.Error)).ToList();
+                    // A refusal travels as a value next to its error: never cached, but reported apart from errors.
+                    return judged.Select(r => r.IsSuccess ? ((JsonNode?)ToJson(r.Value!), (string?)null)
+                        : (r.IsRefusal ? new JsonObject { ["outcome"] = "refusal" } : null, r.Error)).ToList();
                 }, ct);
             var table = new DataTable(ctx.Planned.Components.Count == 1 ? ctx.Stage.Id : $"{ctx.Stage.Id}-{info.Name}");
             table.Add("image_id", items.Select(i => (string?)i.Image.Id).ToArray());
@@ -33,7 +35,12 @@ internal static class JudgeStage
                 table.Add($"p_{label}", results.Select(r => r.Value?["probabilities"]?[label]?.GetValue<double>() ?? double.NaN).ToArray());
             table.Add("rationale", results.Select(r => r.Value?["rationale"]?.GetValue<string>()).ToArray());
             table.Add("error", results.Select(r => r.Error).ToArray());
+            var outcomes = results.Select(r => r.Error is null ? "success" : r.Value?["outcome"]?.GetValue<string>() == "refusal" ? "refusal" : "error").ToList();
+            table.Add("outcome", outcomes.Select(o => (string?)o).ToArray());
+            AddExtraColumns(table, results.Select(r => r.Error is null ? r.Value : null).ToList());
             ctx.Output.Tables.Add(table);
+            if (outcomes.Contains("refusal"))
+                ctx.Output.Tables.Add(OutcomeTables.ByCondition($"{table.Name}-outcomes", items.Select(i => i.Image.Tags.GetValueOrDefault("condition")).ToList(), outcomes));
         }
         ctx.Output.Images.AddRange(images.Select(x => x.Image));
     }
@@ -43,5 +50,22 @@ internal static class JudgeStage
         ["label"] = j.Label,
         ["probabilities"] = new JsonObject(j.Probabilities.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value)))),
         ["rationale"] = j.Rationale,
+        ["values"] = j.Values.Count == 0 ? null : new JsonObject(j.Values.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value)))),
+        ["details"] = j.Details.Count == 0 ? null : new JsonObject(j.Details.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value)))),
     };
+
+    /// <summary>A judge's extra numbers and text (Judgement.Values / Details) as columns, in order of first appearance.</summary>
+    private static void AddExtraColumns(DataTable table, IReadOnlyList<JsonNode?> values)
+    {
+        foreach (var (group, numeric) in new[] { ("values", true), ("details", false) })
+        {
+            var names = values.SelectMany(v => v?[group] is JsonObject o ? o.Select(kv => kv.Key) : []).Distinct().ToList();
+            foreach (var name in names)
+            {
+                var column = table.Contains(name) ? $"{group}_{name}" : name;
+                if (numeric) table.Add(column, values.Select(v => v?[group]?[name]?.GetValue<double>() ?? double.NaN).ToArray());
+                else table.Add(column, values.Select(v => v?[group]?[name]?.GetValue<string>()).ToArray());
+            }
+        }
+    }
 }
