@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using BiasBench.Host.Cli;
 using BiasBench.Host.Configuration;
@@ -12,9 +13,12 @@ public static class Program
 {
     public const int ExitOk = 0, ExitFailed = 1, ExitInvalidConfig = 2, ExitShardsNotReady = 3, ExitCancelled = 130;
 
-    public static Task<int> Main(string[] args) =>
+    public static Task<int> Main(string[] args)
+    {
+        ConsoleWidth.Apply(AnsiConsole.Console);
         // On Ctrl-C the command's token is cancelled; give the run time to record 'cancelled' and write its report.
-        BuildCommandLine().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
+        return BuildCommandLine().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
+    }
 
     public static RootCommand BuildCommandLine()
     {
@@ -46,9 +50,9 @@ public static class Program
         var run = new Command("run", "Run an experiment") { configArg, runsDir, cacheDir, noProgress, dryRun, endpoint, devices, shard, runId };
         run.SetAction((r, ct) => Guarded(async () =>
         {
-            var config = ExperimentConfigLoader.Load(r.GetValue(configArg)!.FullName);
+            var (config, problems) = LoadConfig(r.GetValue(configArg)!.FullName);
             await using var app = await BiasBenchApp.StartAsync(Settings(r), ResolvePluginPaths(config), r.GetValue(verbose));
-            var plan = app.Plan(config);
+            var plan = app.Plan(config, problems);
             RemoteApis.ApplyEndpoint(plan, r.GetValue(endpoint));
             if (r.GetValue(dryRun))
             {
@@ -78,9 +82,9 @@ public static class Program
         var validate = new Command("validate", "Check a config against the installed plugins without running it") { configArg };
         validate.SetAction((r, ct) => Guarded(async () =>
         {
-            var config = ExperimentConfigLoader.Load(r.GetValue(configArg)!.FullName);
+            var (config, problems) = LoadConfig(r.GetValue(configArg)!.FullName);
             await using var app = await BiasBenchApp.StartAsync(Settings(r), ResolvePluginPaths(config), r.GetValue(verbose));
-            var plan = app.Plan(config);
+            var plan = app.Plan(config, problems);
             AnsiConsole.MarkupLine($"[green]{Markup.Escape(config.FilePath)} is valid[/]: experiment '{Markup.Escape(config.Experiment)}', {plan.Count} stage(s).");
             foreach (var s in plan)
                 AnsiConsole.MarkupLine($"  {Markup.Escape(s.Config.Id)} ({s.Config.Kind.ToString().ToLowerInvariant()}): {Markup.Escape(string.Join(", ", s.Components.Select(c => $"{c.Component.Descriptor.Name} {c.Component.Descriptor.Version}")))}");
@@ -123,12 +127,22 @@ public static class Program
         return root;
     }
 
+    /// <summary>
+    /// The config, or what could be read of it with the problems found so far: the plugin-level checks then add theirs,
+    /// so one pass reports everything (a top-level typo does not hide a stage's option typos).
+    /// </summary>
+    internal static (ExperimentConfig Config, IReadOnlyList<ConfigProblem> Problems) LoadConfig(string path)
+    {
+        try { return (ExperimentConfigLoader.Load(path), []); }
+        catch (ConfigException e) when (e.Partial is { } partial) { return (partial, e.Problems); }
+    }
+
     internal static IEnumerable<string> ResolvePluginPaths(ExperimentConfig config) =>
         config.PluginPaths.Select(p => Path.IsPathRooted(p) ? p : Path.GetFullPath(Path.Combine(config.Directory, p)));
 
     internal static void PrintSummary(RunStore store, IReadOnlyList<StageOutput> outputs)
     {
-        foreach (var f in outputs.SelectMany(o => o.Findings)) AnsiConsole.MarkupLine($"[bold]•[/] {Markup.Escape(f.Text)}");
+        foreach (var f in outputs.SelectMany(o => o.Findings)) AnsiConsole.MarkupLine($"[bold]•[/] {Safe(f.Text)}");
         var failed = outputs.Sum(o => o.ItemsFailed);
         if (failed > 0) AnsiConsole.MarkupLine($"[yellow]{failed} item(s) failed; see the error columns in tables/.[/]");
         AnsiConsole.MarkupLine($"[green]Done.[/] Report: {Markup.Escape(Path.Combine(store.Directory, "report.md"))}");
@@ -141,12 +155,12 @@ public static class Program
         catch (ConfigException e)
         {
             AnsiConsole.MarkupLine($"[red]Invalid config ({e.Problems.Count} problem(s)):[/]");
-            foreach (var p in e.Problems) AnsiConsole.MarkupLine($"  [red]{Markup.Escape(p.ToString())}[/]");
+            foreach (var p in e.Problems) AnsiConsole.MarkupLine($"  [red]{Safe(p.ToString())}[/]");
             return ExitInvalidConfig;
         }
         catch (OptionsValidationException e)
         {
-            AnsiConsole.MarkupLine($"[red]Invalid settings:[/] {Markup.Escape(string.Join("; ", e.Failures))}");
+            AnsiConsole.MarkupLine($"[red]Invalid settings:[/] {Safe(string.Join("; ", e.Failures))}");
             return ExitInvalidConfig;
         }
         catch (OperationCanceledException)
@@ -156,8 +170,24 @@ public static class Program
         }
         catch (Exception e) when (e is StageFailedException or InvalidOperationException or IOException or UnauthorizedAccessException)
         {
-            AnsiConsole.MarkupLine($"[red]Failed:[/] {Markup.Escape(e.Message)}");
+            AnsiConsole.MarkupLine($"[red]Failed:[/] {Safe(e.Message)}");
+            return ExitFailed;
+        }
+        catch (ExternalException e)
+        {
+            // A libtorch error outside a stage's item loop (model loading, device set-up).
+            AnsiConsole.MarkupLine($"[red]Failed in libtorch:[/] {Safe(e.Message.Split('\n', 2)[0])} " +
+                                   "If this is CUDA running out of memory, re-run with a smaller 'batch_size' on the stage or with --device cpu.");
+            return ExitFailed;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException and not StackOverflowException)
+        {
+            // Anything else is a bug, but the user still gets one line (the run's log has the details), not a stack trace.
+            AnsiConsole.MarkupLine($"[red]Failed ({Markup.Escape(e.GetType().Name)}):[/] {Safe(e.Message)}");
             return ExitFailed;
         }
     }
+
+    /// <summary>Console text: secrets masked, markup escaped.</summary>
+    private static string Safe(string text) => Markup.Escape(SecretValues.Redact(text));
 }

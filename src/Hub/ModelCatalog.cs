@@ -65,6 +65,14 @@ public static class ModelCatalog
             new("openai/clip-vit-large-patch14", "merges.txt"),
             new("openai/clip-vit-large-patch14", "preprocessor_config.json"),
         ], "model.safetensors and preprocessor_config.json of openai/clip-vit-large-patch14 were not verified in public code here."),
+        new("laion-aesthetic-v2", "LAION aesthetic predictor v2 (improved-aesthetic-predictor's sac+logos+ava1-l14-linearMSE MLP head) on OpenAI CLIP ViT-L/14",
+        [
+            new("camenduru/improved-aesthetic-predictor", "sac+logos+ava1-l14-linearMSE.pth"),
+            new("openai/clip-vit-large-patch14", "config.json"),
+            new("openai/clip-vit-large-patch14", "model.safetensors"),
+            new("openai/clip-vit-large-patch14", "preprocessor_config.json"),
+        ], "The head is the file of christophschuhmann/improved-aesthetic-predictor as mirrored on the hub (seen downloaded with hf_hub_download in public code); " +
+           "point the plugin's head_path at it and model_path at the CLIP folder. No tokenizer: the prompt is ignored."),
         new("ddpm-celebahq-256", "DDPM UNet trained on CelebA-HQ 256 (diffusers layout: model_index.json, unet/, scheduler/)",
         [
             new("google/ddpm-celebahq-256", "model_index.json"),

@@ -22,10 +22,80 @@ public sealed record BootstrapInterval(
     int FailedResamples,
     int Seed,
     double? BiasCorrection,
-    double? Acceleration);
+    double? Acceleration)
+{
+    /// <summary>Standard deviation (ddof = 1) of the defined bootstrap estimates (scipy's <c>standard_error</c>).</summary>
+    public double StandardError { get; init; } = double.NaN;
+}
 
 /// <summary>One interval of a batch, or why it is undefined (<see cref="Error"/>).</summary>
 public sealed record BootstrapOutcome(BootstrapInterval? Interval, string? Error);
+
+/// <summary>
+/// Where the rows of each bootstrap resample come from: drawn from a seed (the default; every resample has its own
+/// generator seeded from a master generator, so the result does not depend on the number of threads) or given
+/// explicitly (e.g. the resample indices another implementation drew, to reproduce its intervals exactly).
+/// </summary>
+public abstract class BootstrapResamples
+{
+    private BootstrapResamples(int count, int seed) { Count = count; Seed = seed; }
+
+    /// <summary>Number of resamples.</summary>
+    public int Count { get; }
+
+    /// <summary>The seed the resamples were drawn from (0 for explicit indices).</summary>
+    public int Seed { get; }
+
+    /// <summary>Writes the row indices of resample <paramref name="b"/> into <paramref name="rows"/> (length n).</summary>
+    public abstract void Fill(int b, int[] rows);
+
+    /// <summary>Resamples drawn with replacement from <paramref name="seed"/> (what every seeded overload uses).</summary>
+    public static BootstrapResamples Seeded(int seed, int count) => new SeededResamples(seed, count);
+
+    /// <summary>
+    /// Explicit resamples: <paramref name="indices"/> is row-major [count, n], resample b uses rows indices[b * n .. b * n + n).
+    /// </summary>
+    public static BootstrapResamples Explicit(int[] indices, int n)
+    {
+        ArgumentNullException.ThrowIfNull(indices);
+        if (n < 1 || indices.Length == 0 || indices.Length % n != 0)
+            throw new ArgumentException($"{indices.Length} indices do not form whole resamples of {n} rows.", nameof(indices));
+        foreach (int i in indices)
+            if ((uint)i >= (uint)n) throw new ArgumentOutOfRangeException(nameof(indices), i, $"A resample index must lie in [0, {n}).");
+        return new ExplicitResamples(indices, n);
+    }
+
+    internal void CheckRows(int n)
+    {
+        if (this is ExplicitResamples e && e.N != n)
+            throw new ArgumentException($"The explicit resamples have {e.N} rows each; the data have {n}.");
+    }
+
+    private sealed class SeededResamples : BootstrapResamples
+    {
+        private readonly int[] _seeds;
+
+        public SeededResamples(int seed, int count) : base(count, seed)
+        {
+            var master = new Random(seed);
+            _seeds = new int[count];
+            for (int b = 0; b < count; b++) _seeds[b] = master.Next();
+        }
+
+        public override void Fill(int b, int[] rows)
+        {
+            var rng = new Random(_seeds[b]);
+            for (int i = 0; i < rows.Length; i++) rows[i] = rng.Next(rows.Length);
+        }
+    }
+
+    private sealed class ExplicitResamples(int[] indices, int n) : BootstrapResamples(indices.Length / n, 0)
+    {
+        public int N => n;
+
+        public override void Fill(int b, int[] rows) => Array.Copy(indices, (long)b * n, rows, 0, n);
+    }
+}
 
 /// <summary>
 /// Nonparametric (row-resampling) bootstrap. Reproducible: the same seed gives the same interval regardless of the
@@ -34,11 +104,23 @@ public sealed record BootstrapOutcome(BootstrapInterval? Interval, string? Error
 public static class Bootstrap
 {
     /// <summary>At most this many jackknife groups are used for the BCa acceleration (leave-one-out when n is smaller).</summary>
+    /// <remarks>scipy's BCa always leaves one row out; pass <c>jackknifeGroups: int.MaxValue</c> to the overloads that
+    /// take <see cref="BootstrapResamples"/> for exactly that on any n (cheap on the shared-cross-product path, which
+    /// downdates one row per group; slow on the generic path for large n, which refits).</remarks>
     public const int MaxJackknifeGroups = 1000;
 
     /// <summary>Bootstrap CI of the Pearson or Spearman correlation of x and y.</summary>
     public static BootstrapInterval CorrelationCi(double[] x, double[] y, CorrelationMethod correlation = CorrelationMethod.Pearson,
         BootstrapMethod method = BootstrapMethod.Bca, int resamples = 2000, double confidence = 0.95, int seed = 0)
+    {
+        CheckCount(resamples);
+        return CorrelationCi(x, y, BootstrapResamples.Seeded(seed, resamples), correlation, method, confidence);
+    }
+
+    /// <summary>Bootstrap CI of the Pearson or Spearman correlation of x and y from the given resamples.</summary>
+    public static BootstrapInterval CorrelationCi(double[] x, double[] y, BootstrapResamples resamples,
+        CorrelationMethod correlation = CorrelationMethod.Pearson, BootstrapMethod method = BootstrapMethod.Bca, double confidence = 0.95,
+        int jackknifeGroups = MaxJackknifeGroups)
     {
         Correlation.Check(x, y);
         return Statistic(x.Length, idx =>
@@ -48,18 +130,27 @@ public static class Bootstrap
             return correlation == CorrelationMethod.Spearman
                 ? Correlation.PearsonR(Ranking.AverageRanks(xs), Ranking.AverageRanks(ys), "rank(x)", "rank(y)")
                 : Correlation.PearsonR(xs, ys);
-        }, method, resamples, confidence, seed);
+        }, resamples, method, confidence, jackknifeGroups);
     }
 
     /// <summary>Bootstrap CI of the partial correlation of x and y given the covariates (rows resampled jointly).</summary>
     public static BootstrapInterval PartialCorrelationCi(double[] x, double[] y, IReadOnlyList<double[]> covariates,
         BootstrapMethod method = BootstrapMethod.Bca, int resamples = 2000, double confidence = 0.95, int seed = 0)
     {
+        CheckCount(resamples);
+        return PartialCorrelationCi(x, y, covariates, BootstrapResamples.Seeded(seed, resamples), method, confidence);
+    }
+
+    /// <summary>Bootstrap CI of the partial correlation of x and y given the covariates from the given resamples.</summary>
+    public static BootstrapInterval PartialCorrelationCi(double[] x, double[] y, IReadOnlyList<double[]> covariates,
+        BootstrapResamples resamples, BootstrapMethod method = BootstrapMethod.Bca, double confidence = 0.95,
+        int jackknifeGroups = MaxJackknifeGroups)
+    {
         Validation.NotNull(covariates, nameof(covariates));
         Correlation.Partial(x, y, covariates); // validates and fails early on degenerate full data
         return Statistic(x.Length, idx =>
             Correlation.Partial(Gather(x, idx), Gather(y, idx), covariates.Select(c => Gather(c, idx)).ToArray()).R,
-            method, resamples, confidence, seed);
+            resamples, method, confidence, jackknifeGroups);
     }
 
     /// <summary>
@@ -70,22 +161,29 @@ public static class Bootstrap
     public static BootstrapInterval Statistic(int n, Func<int[], double> statistic, BootstrapMethod method = BootstrapMethod.Bca,
         int resamples = 2000, double confidence = 0.95, int seed = 0)
     {
+        CheckCount(resamples);
+        return Statistic(n, statistic, BootstrapResamples.Seeded(seed, resamples), method, confidence);
+    }
+
+    /// <summary>Generic bootstrap CI of a statistic of n rows from the given resamples (see the seeded overload).</summary>
+    public static BootstrapInterval Statistic(int n, Func<int[], double> statistic, BootstrapResamples resamples,
+        BootstrapMethod method = BootstrapMethod.Bca, double confidence = 0.95, int jackknifeGroups = MaxJackknifeGroups)
+    {
         Validation.NotNull(statistic, nameof(statistic));
+        Validation.NotNull(resamples, nameof(resamples));
         Validation.MinCount(n, 3, "A bootstrap interval");
-        if (resamples < 100) throw new ArgumentOutOfRangeException(nameof(resamples), resamples, "Use at least 100 resamples.");
-        if (!(confidence > 0 && confidence < 1)) throw new ArgumentOutOfRangeException(nameof(confidence), confidence, "Confidence must lie in (0, 1).");
+        CheckArguments(resamples, n, confidence, jackknifeGroups);
 
         var all = Enumerable.Range(0, n).ToArray();
         double estimate = statistic(all);
         if (!double.IsFinite(estimate)) throw new DegenerateDataException($"The statistic is not finite ({estimate}) on the full data.");
 
-        var seeds = ResampleSeeds(seed, resamples);
-        var values = new double[resamples];
-        var ok = new bool[resamples];
-        Parallel.For(0, resamples, () => new int[n], (b, _, idx) =>
+        int count = resamples.Count;
+        var values = new double[count];
+        var ok = new bool[count];
+        Parallel.For(0, count, () => new int[n], (b, _, idx) =>
         {
-            var rng = new Random(seeds[b]);
-            for (int i = 0; i < n; i++) idx[i] = rng.Next(n);
+            resamples.Fill(b, idx);
             try
             {
                 values[b] = statistic(idx);
@@ -97,7 +195,7 @@ public static class Bootstrap
             }
             return idx;
         }, _ => { });
-        return Interval(estimate, values, ok, method, confidence, seed, () => JackknifeThetas(n, statistic));
+        return Interval(estimate, values, ok, method, confidence, resamples.Seed, () => JackknifeThetas(n, Math.Min(n, jackknifeGroups), statistic));
     }
 
     /// <summary>
@@ -111,13 +209,22 @@ public static class Bootstrap
         IReadOnlyList<double[]> covariates, BootstrapMethod method = BootstrapMethod.Bca, int resamples = 2000,
         double confidence = 0.95, int seed = 0, CancellationToken cancellationToken = default)
     {
+        CheckCount(resamples);
+        return PartialCorrelationCis(x, ys, covariates, BootstrapResamples.Seeded(seed, resamples), method, confidence, cancellationToken);
+    }
+
+    /// <summary>The shared-cross-product intervals of the seeded overload, from the given resamples.</summary>
+    public static IReadOnlyList<BootstrapOutcome> PartialCorrelationCis(double[] x, IReadOnlyList<double[]> ys,
+        IReadOnlyList<double[]> covariates, BootstrapResamples resamples, BootstrapMethod method = BootstrapMethod.Bca,
+        double confidence = 0.95, CancellationToken cancellationToken = default, int jackknifeGroups = MaxJackknifeGroups)
+    {
         Validation.NotNull(x, nameof(x));
         Validation.NotNull(ys, nameof(ys));
         Validation.NotNull(covariates, nameof(covariates));
+        Validation.NotNull(resamples, nameof(resamples));
         int n = x.Length;
         Validation.MinCount(n, 3, "A bootstrap interval");
-        if (resamples < 100) throw new ArgumentOutOfRangeException(nameof(resamples), resamples, "Use at least 100 resamples.");
-        if (!(confidence > 0 && confidence < 1)) throw new ArgumentOutOfRangeException(nameof(confidence), confidence, "Confidence must lie in (0, 1).");
+        CheckArguments(resamples, n, confidence, jackknifeGroups);
 
         var outcomes = new BootstrapOutcome[ys.Count];
         var estimates = new double[ys.Count];
@@ -139,16 +246,16 @@ public static class Bootstrap
         var columns = new List<double[]> { x };
         columns.AddRange(live.Select(j => ys[j]));
         var products = new PartialCrossProducts(covariates, columns);
-        var seeds = ResampleSeeds(seed, resamples);
-        var values = live.Select(_ => new double[resamples]).ToArray();
-        var ok = live.Select(_ => new bool[resamples]).ToArray();
+        int count = resamples.Count;
+        var values = live.Select(_ => new double[count]).ToArray();
+        var ok = live.Select(_ => new bool[count]).ToArray();
         var parallel = new ParallelOptions { CancellationToken = cancellationToken };
-        Parallel.For(0, resamples, parallel, () => (Weights: new double[n], Gram: products.NewGram(), R: new double[live.Count], Factor: products.NewFactor()),
+        Parallel.For(0, count, parallel, () => (Rows: new int[n], Weights: new double[n], Gram: products.NewGram(), R: new double[live.Count], Factor: products.NewFactor()),
             (b, _, scratch) =>
             {
-                var rng = new Random(seeds[b]);
+                resamples.Fill(b, scratch.Rows);
                 Array.Clear(scratch.Weights);
-                for (int i = 0; i < n; i++) scratch.Weights[rng.Next(n)] += 1;
+                foreach (int i in scratch.Rows) scratch.Weights[i] += 1;
                 products.Weighted(scratch.Weights, scratch.Gram);
                 products.Correlations(scratch.Gram, scratch.R, scratch.Factor);
                 for (int j = 0; j < live.Count; j++) (values[j][b], ok[j][b]) = (scratch.R[j], double.IsFinite(scratch.R[j]));
@@ -156,13 +263,13 @@ public static class Bootstrap
             }, _ => { });
 
         double[][]? thetas = null;
-        double[][] Jackknife() => thetas ??= products.Jackknife(Math.Min(n, MaxJackknifeGroups), cancellationToken);
+        double[][] Jackknife() => thetas ??= products.Jackknife(Math.Min(n, jackknifeGroups), cancellationToken);
         for (int j = 0; j < live.Count; j++)
         {
             int output = j;
             try
             {
-                outcomes[live[j]] = new BootstrapOutcome(Interval(estimates[live[j]], values[j], ok[j], method, confidence, seed,
+                outcomes[live[j]] = new BootstrapOutcome(Interval(estimates[live[j]], values[j], ok[j], method, confidence, resamples.Seed,
                     () => Jackknife()[output]), null);
             }
             catch (DegenerateDataException e)
@@ -173,12 +280,17 @@ public static class Bootstrap
         return outcomes;
     }
 
-    private static int[] ResampleSeeds(int seed, int resamples)
+    private static void CheckCount(int resamples)
     {
-        var master = new Random(seed);
-        var seeds = new int[resamples];
-        for (int b = 0; b < resamples; b++) seeds[b] = master.Next();
-        return seeds;
+        if (resamples < 100) throw new ArgumentOutOfRangeException(nameof(resamples), resamples, "Use at least 100 resamples.");
+    }
+
+    private static void CheckArguments(BootstrapResamples resamples, int n, double confidence, int jackknifeGroups)
+    {
+        if (jackknifeGroups < 2) throw new ArgumentOutOfRangeException(nameof(jackknifeGroups), jackknifeGroups, "Use at least 2 jackknife groups.");
+        CheckCount(resamples.Count);
+        resamples.CheckRows(n);
+        if (!(confidence > 0 && confidence < 1)) throw new ArgumentOutOfRangeException(nameof(confidence), confidence, "Confidence must lie in (0, 1).");
     }
 
     /// <summary>Percentile or BCa interval from the bootstrap values; <paramref name="jackknife"/> gives the leave-group-out
@@ -194,13 +306,19 @@ public static class Bootstrap
         Array.Sort(sample);
 
         double alpha = 1 - confidence;
+        double standardError = sample.Length > 1 ? Descriptive.StandardDeviation(sample) : double.NaN;
         if (method == BootstrapMethod.Percentile)
             return new BootstrapInterval(estimate, Quantile(sample, alpha / 2), Quantile(sample, 1 - alpha / 2), confidence,
-                method, resamples, failed, seed, null, null);
+                method, resamples, failed, seed, null, null) { StandardError = standardError };
 
-        int below = 0;
-        foreach (double v in sample) if (v < estimate) below++;
-        double fraction = (double)below / sample.Length;
+        // scipy's percentile of the estimate: ties with it count half ((#< + #<=) / 2B).
+        int below = 0, atOrBelow = 0;
+        foreach (double v in sample)
+        {
+            if (v < estimate) below++;
+            if (v <= estimate) atOrBelow++;
+        }
+        double fraction = (below + atOrBelow) / (2.0 * sample.Length);
         if (fraction <= 0 || fraction >= 1)
             throw new DegenerateDataException("BCa is undefined: every bootstrap estimate lies on one side of the full-data estimate; use the percentile method.");
         double z0 = Distributions.NormalQuantile(fraction);
@@ -208,7 +326,7 @@ public static class Bootstrap
         double lowerLevel = BcaLevel(z0, a, Distributions.NormalQuantile(alpha / 2));
         double upperLevel = BcaLevel(z0, a, Distributions.NormalQuantile(1 - alpha / 2));
         return new BootstrapInterval(estimate, Quantile(sample, lowerLevel), Quantile(sample, upperLevel), confidence,
-            method, resamples, failed, seed, z0, a);
+            method, resamples, failed, seed, z0, a) { StandardError = standardError };
     }
 
     private static double BcaLevel(double z0, double a, double zAlpha)
@@ -219,9 +337,8 @@ public static class Bootstrap
 
     /// <summary>Leave-group-out estimates: group g holds rows i with i % groups == g (leave-one-out when n is at most
     /// <see cref="MaxJackknifeGroups"/>). NaN marks a group where the statistic is undefined.</summary>
-    private static double[] JackknifeThetas(int n, Func<int[], double> statistic)
+    private static double[] JackknifeThetas(int n, int groups, Func<int[], double> statistic)
     {
-        int groups = Math.Min(n, MaxJackknifeGroups);
         var thetas = new double[groups];
         Parallel.For(0, groups, g =>
         {

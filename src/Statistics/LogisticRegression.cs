@@ -27,6 +27,12 @@ public sealed record LogisticResult(
         throw new KeyNotFoundException($"No coefficient named '{name}' (have: {string.Join(", ", Names)}).");
     }
 
+    /// <summary>Wald interval of each coefficient, beta -+ z SE at <see cref="Confidence"/> (statsmodels' conf_int()).</summary>
+    public double[] ParamsLower { get; init; } = [];
+
+    /// <inheritdoc cref="ParamsLower"/>
+    public double[] ParamsUpper { get; init; } = [];
+
     /// <summary>McFadden's pseudo R^2 = 1 - llf / llnull (null when there is no intercept).</summary>
     public double? PseudoRSquared => NullLogLikelihood is { } ll0 ? 1.0 - LogLikelihood / ll0 : null;
 }
@@ -140,7 +146,11 @@ public static class LogisticRegression
             double rate = (double)ones / n;
             llNull = ones * Math.Log(rate) + (n - ones) * Math.Log(1 - rate);
         }
-        return new LogisticResult(design.Names, beta, se, z, pv, or, orLow, orHigh, confidence, llf, llNull, iteration, n);
+        return new LogisticResult(design.Names, beta, se, z, pv, or, orLow, orHigh, confidence, llf, llNull, iteration, n)
+        {
+            ParamsLower = [.. Enumerable.Range(0, p).Select(j => beta[j] - crit * se[j])],
+            ParamsUpper = [.. Enumerable.Range(0, p).Select(j => beta[j] + crit * se[j])],
+        };
     }
 
     private static DegenerateDataException SeparationError(OlsDesign design, double[] beta, string reason)

@@ -102,7 +102,7 @@ public sealed class HubUnitTests
     {
         var names = ModelCatalog.All.Select(m => m.Name).ToList();
         Assert.Equal(names.Count, names.Distinct(StringComparer.OrdinalIgnoreCase).Count());
-        foreach (var expected in new[] { "pickscore", "hps-v2", "hps-v2.1", "image-reward", "clip-score", "ddpm-celebahq-256" })
+        foreach (var expected in new[] { "pickscore", "hps-v2", "hps-v2.1", "image-reward", "clip-score", "laion-aesthetic-v2", "ddpm-celebahq-256" })
             Assert.Contains(expected, names);
         Assert.All(ModelCatalog.All.SelectMany(m => m.Files), f =>
         {

@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using BiasBench.Abstractions;
+using BiasBench.Data;
 
 namespace BiasBench.Plugins.Datasets;
 
@@ -20,7 +21,7 @@ public sealed class HackathonScoresOptions
 /// <summary>
 /// The AI Manipulation Hackathon score tables as they are: CRLF, Windows paths with doubled backslashes in
 /// image_path, `attractiveness` 0/1/2 for the unattractive/neutral/attractive prompt variant. Adds image_id
-/// (file name), seed (its leading number) and condition (from the file name), and checks they agree with
+/// (file name without extension, as for every dataset), seed (its leading number) and condition (from the file name), and checks they agree with
 /// `attractiveness`.
 /// </summary>
 public sealed partial class HackathonScoresDataset(HackathonScoresOptions options) : IDataset
@@ -49,7 +50,7 @@ public sealed partial class HackathonScoresDataset(HackathonScoresOptions option
         var scoreCols = Enumerable.Range(0, header.Length).Where(i => i != pathCol && i != promptCol && i != attrCol).ToList();
 
         var n = rows.Count - 1;
-        var ids = new string?[n]; var prompts = new string?[n]; var conditions = new string?[n]; var paths = new string?[n];
+        var ids = new string?[n]; var files = new string?[n]; var prompts = new string?[n]; var conditions = new string?[n]; var paths = new string?[n];
         var seeds = new double[n]; var attractiveness = new double[n];
         var scores = scoreCols.Select(_ => new double[n]).ToArray();
         for (var r = 0; r < n; r++)
@@ -63,7 +64,8 @@ public sealed partial class HackathonScoresDataset(HackathonScoresOptions option
             var m = FileNamePattern().Match(fileName);
             if (!m.Success)
                 throw new InvalidDataException($"{path}:{row.Line}: image_path '{raw}' does not end in '<seed>_<condition>.<ext>'.");
-            ids[r] = fileName;
+            ids[r] = ImageIds.FromPath(fileName); // '12_attractive.jpg' -> '12_attractive', like every other table
+            files[r] = fileName;
             paths[r] = raw;
             seeds[r] = double.Parse(m.Groups["seed"].Value, CultureInfo.InvariantCulture);
             conditions[r] = m.Groups["condition"].Value.ToLowerInvariant();
@@ -86,8 +88,8 @@ public sealed partial class HackathonScoresDataset(HackathonScoresOptions option
         {
             for (var r = 0; r < n; r++)
             {
-                var file = System.IO.Path.Combine(dir, ids[r]!);
-                if (!File.Exists(file)) throw new FileNotFoundException($"{path}:{r + 2}: image '{ids[r]}' not found in {dir}.", file);
+                var file = System.IO.Path.Combine(dir, files[r]!);
+                if (!File.Exists(file)) throw new FileNotFoundException($"{path}:{r + 2}: image '{files[r]}' not found in {dir}.", file);
                 images.Add(ImageRef.FromFile(ids[r]!, file).WithTags(new Dictionary<string, string>
                 {
                     ["prompt"] = prompts[r]!, ["condition"] = conditions[r]!, ["seed"] = seeds[r].ToString(CultureInfo.InvariantCulture),

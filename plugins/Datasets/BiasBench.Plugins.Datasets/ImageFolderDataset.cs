@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using BiasBench.Abstractions;
+using BiasBench.Data;
 
 namespace BiasBench.Plugins.Datasets;
 
@@ -20,7 +21,11 @@ public sealed class ImageFolderOptions
     public string? Prompt { get; set; }
 }
 
-/// <summary>A folder of images; the image id is the path relative to the folder.</summary>
+/// <summary>
+/// A folder of images. The image id follows the project-wide rule (<see cref="ImageIds.FromPath"/>: file name without
+/// extension, so '000001.jpg' is '000001' and joins with CelebA, SCUT and score tables); in a recursive listing the
+/// sub-folder is kept ('sub/000001') so ids stay unique.
+/// </summary>
 public sealed class ImageFolderDataset(ImageFolderOptions options) : IDataset
 {
     public string Name => "image-folder";
@@ -34,9 +39,14 @@ public sealed class ImageFolderDataset(ImageFolderOptions options) : IDataset
             .Distinct().OrderBy(f => f, StringComparer.Ordinal).ToList();
         if (options.Limit is { } limit) files = files.Take(limit).ToList();
         if (files.Count == 0) throw new FileNotFoundException($"No images matching {string.Join(", ", options.Patterns)} in '{root}'.");
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
         var images = files.Select(f =>
         {
-            var id = Path.GetRelativePath(root, f).Replace('\\', '/');
+            var relative = Path.GetRelativePath(root, f).Replace('\\', '/');
+            var folder = Path.GetDirectoryName(relative)?.Replace('\\', '/');
+            var id = string.IsNullOrEmpty(folder) ? ImageIds.FromPath(relative) : $"{folder}/{ImageIds.FromPath(relative)}";
+            if (!seen.TryAdd(id, relative))
+                throw new InvalidDataException($"Image folder '{root}': '{seen[id]}' and '{relative}' have the same image id '{id}' (the id is the file name without extension); rename one.");
             var image = ImageRef.FromFile(id, f);
             return options.Prompt is null ? image : image.WithTags(new Dictionary<string, string> { ["prompt"] = options.Prompt });
         }).ToList();

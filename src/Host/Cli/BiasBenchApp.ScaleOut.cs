@@ -65,6 +65,11 @@ public sealed partial class BiasBenchApp
         var detail = RunFingerprint.Describe(config, plan);
         var fingerprint = ResultCache.Hash(System.Text.Encoding.UTF8.GetBytes(detail.ToJsonString()));
         var runFolder = Path.Combine(runsRoot, settings.RunId ?? RunFingerprint.DefaultRunId(config, fingerprint));
+        // Shards whose process died (kill -9, a lost node) while 'running' are marked 'interrupted' first, so the refusal says so.
+        var shardsFolder = ShardSet.ShardsDirectory(runFolder);
+        if (Directory.Exists(shardsFolder))
+            foreach (var dir in RunLocks.MarkInterrupted(Directory.GetDirectories(shardsFolder), "merge"))
+                log.LogWarning("Shard {Folder} was killed while running (no live process holds its lock); its manifest now says 'interrupted'.", dir);
         var shards = ShardSet.Load(runFolder, fingerprint, detail); // refuses incomplete or mismatched shards
         var cacheDir = settings.CacheDirectory ?? shards.CacheDirectory;
 
@@ -72,13 +77,22 @@ public sealed partial class BiasBenchApp
         LogFile.Open(store.LogFile);
         log.LogInformation("BiasBench {Version}: merging {Count} shards of experiment {Experiment} into {Folder} (cache {Cache})",
             typeof(BiasBenchApp).Assembly.GetName().Version, shards.Count, config.Experiment, store.Directory, cacheDir);
+        RunLocks.Register(cacheDir, store.Directory);
         var scale = ScaleOut.ForMerge(shards.Records);
         // Nothing expensive runs here: no model is loaded and no device is used.
         var environment = new RunEnvironment("cpu", store.Directory, config.Directory, cacheDir, config.Seed);
-        FillManifest(store, config, plan, new JsonObject { ["device"] = "none (the merge computes nothing expensive)" }, environment);
-        DescribeScaleOut(store, config, plan, scale);
-        store.Manifest["merged_from"] = shards.Summary;
-        store.SaveManifest();
+        try
+        {
+            FillManifest(store, config, plan, new JsonObject { ["device"] = "none (the merge computes nothing expensive)" }, environment);
+            DescribeScaleOut(store, config, plan, scale);
+            store.Manifest["merged_from"] = shards.Summary;
+            store.SaveManifest();
+        }
+        catch
+        {
+            store.ReleaseLock();
+            throw;
+        }
 
         ExperimentRunner runner;
         if (interactiveProgress)

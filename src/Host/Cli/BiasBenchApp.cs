@@ -91,7 +91,8 @@ public sealed partial class BiasBenchApp : IAsyncDisposable
     }
 
     /// <summary>Parses and validates a config against the loaded plugins (no work is done).</summary>
-    public IReadOnlyList<PlannedStage> Plan(ExperimentConfig config) => ExperimentValidator.Validate(config, Catalog);
+    public IReadOnlyList<PlannedStage> Plan(ExperimentConfig config, IReadOnlyList<ConfigProblem>? earlier = null) =>
+        ExperimentValidator.Validate(config, Catalog, earlier);
 
     public async Task<(RunStore Store, IReadOnlyList<StageOutput> Outputs)> RunAsync(ExperimentConfig config, IReadOnlyList<PlannedStage> plan, bool interactiveProgress, CancellationToken ct)
     {
@@ -108,13 +109,31 @@ public sealed partial class BiasBenchApp : IAsyncDisposable
         var store = OpenStore(config, plan, runsRoot, shard, settings.RunId);
         LogFile.Open(store.LogFile);
         log.LogInformation("BiasBench {Version}: experiment {Experiment}, run folder {Folder}", typeof(BiasBenchApp).Assembly.GetName().Version, config.Experiment, store.Directory);
+        // Earlier runs of this runs folder or cache whose process died without recording an end state.
+        foreach (var dir in RunLocks.MarkInterrupted(RunLocks.Candidates(runsRoot, cacheDir).Where(d => d != store.Directory), store.RunId))
+            log.LogWarning("Run {Folder} was killed while running (no live process holds its lock); its manifest now says 'interrupted'. Its finished items are in the cache.", dir);
+        RunLocks.Register(cacheDir, store.Directory);
 
-        var torch = DescribeTorch(device, log, out var resolvedDevice);
-        var scale = ResolveScaleOut(settings, shard, resolvedDevice, log);
-        var environment = new RunEnvironment(scale.Devices[0], store.Directory, config.Directory, cacheDir, config.Seed);
-        FillManifest(store, config, plan, torch, environment);
-        DescribeScaleOut(store, config, plan, scale);
-        store.SaveManifest();
+        RunEnvironment environment;
+        ScaleOut scale;
+        try
+        {
+            var torch = DescribeTorch(device, log, out var resolvedDevice);
+            scale = ResolveScaleOut(settings, shard, resolvedDevice, log);
+            environment = new RunEnvironment(scale.Devices[0], store.Directory, config.Directory, cacheDir, config.Seed);
+            FillManifest(store, config, plan, torch, environment);
+            DescribeScaleOut(store, config, plan, scale);
+            store.SaveManifest();
+        }
+        catch (Exception e)
+        {
+            log.LogError("Run failed before its first stage: {Reason}", e.Message);
+            store.Manifest["status"] = "failed";
+            store.Manifest["error"] = e.Message;
+            store.SaveManifest();
+            store.ReleaseLock();
+            throw;
+        }
 
         var runner = new ExperimentRunner(config, plan, Services, store, environment, log, null, scale);
         if (interactiveProgress)
@@ -144,10 +163,11 @@ public sealed partial class BiasBenchApp : IAsyncDisposable
             {
                 ["source"] = info.Source, ["libtorch_dir"] = info.LibTorchDirectory, ["libtorch_version"] = LibTorchVersion(info),
                 ["torchsharp_version"] = info.TorchSharpVersion, ["cuda_available"] = info.CudaAvailable, ["cuda_devices"] = info.CudaDeviceCount,
-                ["glibcxx_weak_patch"] = info.PatchedGlibcxx, ["device"] = resolvedDevice,
+                ["glibcxx_weak_patch"] = info.PatchedGlibcxx, ["device"] = resolvedDevice, ["cuda_unavailable_reason"] = info.CudaUnavailableReason,
             };
         }
-        catch (Exception e) when (e is DllNotFoundException or DirectoryNotFoundException or TypeInitializationException or NotSupportedException or IOException)
+        catch (Exception e) when (e is DllNotFoundException or DirectoryNotFoundException or TypeInitializationException or NotSupportedException or IOException
+                                       or BadImageFormatException or ExternalException)
         {
             if (device.StartsWith("cuda")) throw new InvalidOperationException($"--device {device}: libtorch could not be loaded ({e.Message}).", e);
             resolvedDevice = "cpu";
@@ -185,7 +205,8 @@ public sealed partial class BiasBenchApp : IAsyncDisposable
         m["description"] = config.Description;
         m["started_utc"] = DateTime.UtcNow.ToString("O");
         m["config_file"] = config.FilePath;
-        m["resolved_config"] = config.ResolvedYaml;
+        // Masked on the parsed YAML: ${VAR}s named like secrets and every value of a [Secret] option, whatever its variable's name.
+        m["resolved_config"] = ExperimentConfigLoader.MaskSecrets(config.ResolvedYaml, SecretValues.All);
         m["seed"] = config.Seed;
         m["cache_dir"] = env.CacheDirectory;
         m["biasbench_version"] = typeof(BiasBenchApp).Assembly.GetName().Version?.ToString();
@@ -203,7 +224,7 @@ public sealed partial class BiasBenchApp : IAsyncDisposable
         m["torch"] = torch;
         m["plugins"] = new JsonArray(Catalog.Plugins.Select(p => (JsonNode)new JsonObject
         {
-            ["name"] = p.Name, ["version"] = p.Version, ["path"] = p.Path, ["built_in"] = p.BuiltIn, ["error"] = p.Error,
+            ["name"] = p.Name, ["version"] = p.Version, ["build_id"] = p.BuildId, ["path"] = p.Path, ["built_in"] = p.BuiltIn, ["error"] = p.Error,
         }).ToArray());
         m["components"] = new JsonArray(plan.SelectMany(s => s.Components.Select(c => (JsonNode)new JsonObject
         {
@@ -212,7 +233,8 @@ public sealed partial class BiasBenchApp : IAsyncDisposable
             ["name"] = c.Component.Descriptor.Name,
             ["version"] = c.Component.Descriptor.Version,
             ["plugin"] = c.Component.Plugin.Name,
-            ["options"] = JsonNode.Parse(ResultCache.CanonicalJson(c.Options)),
+            ["plugin_build_id"] = c.Component.Plugin.BuildId,
+            ["options"] = SecretOptions.MaskedJson(c.Options),
         })).ToArray());
     }
 

@@ -12,11 +12,19 @@ public sealed record ConfigProblem(SourceLocation Location, string Message)
     public override string ToString() => $"{Location}: {Message}";
 }
 
-/// <summary>Thrown when a config is invalid; lists every problem found, each with file, line and column.</summary>
-public sealed class ConfigException(IReadOnlyList<ConfigProblem> problems)
-    : Exception(string.Join(Environment.NewLine, problems.Select(p => p.ToString())))
+/// <summary>
+/// Thrown when a config is invalid; lists every problem found, each with file, line and column (each once, in file
+/// order). <see cref="Partial"/> holds what could be read despite the problems (for further checks, never to run).
+/// </summary>
+public sealed class ConfigException(IReadOnlyList<ConfigProblem> problems, ExperimentConfig? partial = null)
+    : Exception(string.Join(Environment.NewLine, Distinct(problems).Select(p => p.ToString())))
 {
-    public IReadOnlyList<ConfigProblem> Problems { get; } = problems;
+    public IReadOnlyList<ConfigProblem> Problems { get; } = Distinct(problems);
+
+    public ExperimentConfig? Partial { get; } = partial;
+
+    private static IReadOnlyList<ConfigProblem> Distinct(IReadOnlyList<ConfigProblem> problems) =>
+        problems.Distinct().OrderBy(p => p.Location.File, StringComparer.Ordinal).ThenBy(p => p.Location.Line).ThenBy(p => p.Location.Column).ToList();
 
     public ConfigException(SourceLocation location, string message) : this([new ConfigProblem(location, message)]) { }
 }

@@ -38,19 +38,17 @@ public static partial class ExperimentConfigLoader
     {
         environment ??= Environment.GetEnvironmentVariable;
         var problems = new List<ConfigProblem>();
-        var stream = new YamlStream();
-        try { stream.Load(new StringReader(text)); }
-        catch (YamlException e)
-        {
-            throw new ConfigException(new SourceLocation(filePath, (int)e.Start.Line, (int)e.Start.Column), $"malformed YAML: {Inner(e).Message}");
-        }
+        var stream = YamlSyntax.Load(text, filePath);
         if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root)
             throw new ConfigException(new SourceLocation(filePath, 1, 1), "the config must be one YAML mapping with 'experiment' and 'stages'.");
 
         SourceLocation At(YamlNode n) => new(filePath, (int)n.Start.Line, (int)n.Start.Column);
         void Problem(YamlNode n, string message) => problems.Add(new ConfigProblem(At(n), message));
 
+        // Every key below is a plain name: a list or mapping used as a key is reported here and dropped.
+        YamlSyntax.RemoveNonScalarKeys(root, Problem);
         SubstituteEnvironment(root, environment, Problem, out var secrets);
+        SecretValues.AddRange(secrets);
 
         string? experiment = null, description = null, device = null, cacheDir = null, runsDir = null;
         var seed = 0;
@@ -97,12 +95,10 @@ public static partial class ExperimentConfigLoader
             foreach (var node in stagesNode.Children)
                 stages.AddRange(ReadStage(node, filePath, seenIds, Problem));
         }
-        if (problems.Count > 0) throw new ConfigException(problems);
-
-        return new ExperimentConfig
+        var config = new ExperimentConfig
         {
             FilePath = filePath,
-            Experiment = experiment!,
+            Experiment = experiment ?? "invalid",
             Description = description,
             Seed = seed,
             Device = device,
@@ -112,6 +108,10 @@ public static partial class ExperimentConfigLoader
             Stages = stages,
             ResolvedYaml = Serialize(stream, secrets),
         };
+        // The stages that could be read travel with the problems, so the plugin-level checks (options, files) can
+        // report their problems in the same pass.
+        if (problems.Count > 0) throw new ConfigException(problems, config);
+        return config;
     }
 
     public static bool IsDevice(string d) =>
@@ -206,20 +206,20 @@ public static partial class ExperimentConfigLoader
                     $"stage '{id}' takes input '{input}', which is not an earlier stage{NearestName.Suggest(input, seenIds.Where(s => s != id))}.");
 
         // Cartesian product of the sweep values; each combination is one stage instance.
-        var combos = new List<List<(string Key, YamlNode Value)>> { new() };
-        foreach (var (key, _, values) in sweep)
-            combos = combos.SelectMany(c => values.Select(v => new List<(string, YamlNode)>(c) { (key, v) })).ToList();
+        var combos = new List<List<(string Key, YamlNode KeyNode, YamlNode Value)>> { new() };
+        foreach (var (key, keyNode, values) in sweep)
+            combos = combos.SelectMany(c => values.Select(v => new List<(string, YamlNode, YamlNode)>(c) { (key, keyNode, v) })).ToList();
         foreach (var combo in combos)
         {
             var instanceOptions = CloneMapping(options);
             var instancePlugins = new List<string>(plugins);
             var sweepValues = new Dictionary<string, string>();
-            foreach (var (key, value) in combo)
+            foreach (var (key, keyNode, value) in combo)
             {
                 var text = value is YamlScalarNode s ? s.Value ?? "" : Serialize(value);
                 sweepValues[key] = text;
                 if (key == "plugin") { instancePlugins.Clear(); instancePlugins.Add(text); }
-                else instanceOptions.Children[new YamlScalarNode(key)] = value;
+                else instanceOptions.Children[keyNode] = value; // the sweep's own key node: problems with it point at the sweep
             }
             var instanceId = sweepValues.Count == 0 ? id : $"{id}[{string.Join(",", sweepValues.Select(kv => $"{kv.Key}={kv.Value}"))}]";
             yield return new StageConfig
@@ -334,6 +334,8 @@ public static partial class ExperimentConfigLoader
                             else { problem(s, $"environment variable '{name}' is not set (write ${{{name}:-default}} for a default)."); return m.Value; }
                         }
                         if (SecretHints.Any(h => name.Contains(h, StringComparison.OrdinalIgnoreCase)) && value.Length > 0) found.Add(value);
+                        // Remembered per node: if the option it lands in is [Secret], the variable's value is a secret too.
+                        if (m.Groups[1].Success && value.Length > 0) SubstitutedValues.Add(s, value);
                         return value;
                     });
                     break;
@@ -353,9 +355,42 @@ public static partial class ExperimentConfigLoader
     {
         var w = new StringWriter();
         stream.Save(w, assignAnchors: false);
-        var text = w.ToString();
-        foreach (var s in secrets.OrderByDescending(s => s.Length)) text = text.Replace(s, "***");
-        return text;
+        return MaskSecrets(w.ToString(), secrets);
+    }
+
+    /// <summary>
+    /// The YAML text with every scalar that contains one of <paramref name="secrets"/> masked (on the parsed nodes, so
+    /// quoting and escaping cannot hide a value from the mask).
+    /// </summary>
+    public static string MaskSecrets(string yaml, IReadOnlyCollection<string> secrets)
+    {
+        if (secrets.Count == 0 || yaml.Length == 0) return yaml;
+        var stream = new YamlStream();
+        stream.Load(new StringReader(yaml));
+        var ordered = secrets.Where(s => s.Length > 0).OrderByDescending(s => s.Length).ToList();
+        void Walk(YamlNode n)
+        {
+            switch (n)
+            {
+                case YamlScalarNode { Value: { } v } scalar:
+                    var masked = v;
+                    foreach (var secret in ordered)
+                        if (masked == secret || (secret.Length >= SecretValues.MinimumLength && masked.Contains(secret, StringComparison.Ordinal)))
+                            masked = masked.Replace(secret, SecretValues.Mask, StringComparison.Ordinal);
+                    if (!ReferenceEquals(masked, v)) scalar.Value = masked;
+                    break;
+                case YamlMappingNode m:
+                    foreach (var (k, v) in m.Children) { Walk(k); Walk(v); }
+                    break;
+                case YamlSequenceNode q:
+                    foreach (var c in q.Children) Walk(c);
+                    break;
+            }
+        }
+        foreach (var d in stream.Documents) Walk(d.RootNode);
+        var w = new StringWriter();
+        stream.Save(w, assignAnchors: false);
+        return w.ToString();
     }
 
     private static string Serialize(YamlNode node)
@@ -364,6 +399,4 @@ public static partial class ExperimentConfigLoader
         new YamlStream(new YamlDocument(node)).Save(w, assignAnchors: false);
         return w.ToString().Trim().TrimEnd('.').Trim();
     }
-
-    private static Exception Inner(Exception e) => e.InnerException is YamlException inner ? Inner(inner) : e;
 }

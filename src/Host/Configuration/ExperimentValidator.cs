@@ -26,9 +26,14 @@ public static class ExperimentValidator
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "report stages take no plugin"),
     };
 
-    public static IReadOnlyList<PlannedStage> Validate(ExperimentConfig config, PluginCatalog catalog)
+    /// <summary>
+    /// Binds and checks every stage; <paramref name="earlier"/> are the problems the loader already found (a config
+    /// with structural problems is still checked here, so every problem is reported in one pass). Throws a
+    /// <see cref="ConfigException"/> listing all of them, each once, naming the stage and plugin.
+    /// </summary>
+    public static IReadOnlyList<PlannedStage> Validate(ExperimentConfig config, PluginCatalog catalog, IReadOnlyList<ConfigProblem>? earlier = null)
     {
-        var problems = new List<ConfigProblem>();
+        var problems = new List<ConfigProblem>(earlier ?? []);
         var planned = new List<PlannedStage>();
         foreach (var stage in config.Stages)
         {
@@ -44,12 +49,17 @@ public static class ExperimentValidator
                         var failed = catalog.Plugins.Where(p => !p.Loaded).Select(p => $"{p.Name}: {p.Error}").ToList();
                         var note = failed.Count == 0 ? "" : $" Plugins that failed to load: {string.Join("; ", failed)}.";
                         problems.Add(new ConfigProblem(stage.PluginLocation,
-                            $"no {Describe(kind)} named '{name}'{NearestName.Suggest(name, catalog.Names(kind))}.{note}"));
+                            $"stage '{stage.BaseId}': no {Describe(kind)} named '{name}'{NearestName.Suggest(name, catalog.Names(kind))}.{note}"));
                         continue;
                     }
-                    var before = problems.Count;
-                    var options = OptionsBinder.Bind(component.Descriptor.OptionsType, stage.Options, config.FilePath, problems);
-                    if (problems.Count == before) ResolveAndCheckPaths(options, config.Directory, stage, problems, "");
+                    // Sweep instances share option nodes: prefixing with the stage's base id makes their problems identical, so each is reported once.
+                    var prefix = $"stage '{stage.BaseId}', {Describe(kind)} '{name}': ";
+                    var found = new List<ConfigProblem>();
+                    var options = OptionsBinder.Bind(component.Descriptor.OptionsType, stage.Options, config.FilePath, found);
+                    if (found.Count == 0) ResolveAndCheckPaths(options, config.Directory, stage, found, "");
+                    foreach (var secret in SecretOptions.SecretOptionNames(component.Descriptor.OptionsType).Where(stage.SweepValues.ContainsKey))
+                        found.Add(new ConfigProblem(stage.Location, $"option '{secret}' is a secret and cannot be swept (sweep values name the stage and its files)."));
+                    problems.AddRange(found.Select(p => p with { Message = prefix + p.Message }));
                     components.Add(new PlannedComponent(component, options));
                 }
             }
@@ -85,7 +95,7 @@ public static class ExperimentValidator
             prop.SetValue(options, full);
             if (prop.GetCustomAttribute<OutputPathAttribute>() is not null) continue;
             if (!File.Exists(full) && !Directory.Exists(full))
-                problems.Add(new ConfigProblem(stage.OptionsLocation, $"stage '{stage.Id}': option '{prefix}{key}' names '{value}', which does not exist (resolved to {full})."));
+                problems.Add(new ConfigProblem(stage.OptionsLocation, $"option '{prefix}{key}' names '{value}', which does not exist (resolved to {full})."));
         }
     }
 

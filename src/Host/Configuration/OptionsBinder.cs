@@ -18,8 +18,11 @@ public static class OptionsBinder
     {
         var instance = Activator.CreateInstance(optionsType)
             ?? throw new InvalidOperationException($"Cannot create options type {optionsType.FullName}.");
+        var before = problems.Count;
         BindInto(instance, node, file, problems, "");
-        if (problems.Count == 0) Validate(instance, node, file, problems, "");
+        // Known from here on: every message, log line and file the host writes masks these values.
+        SecretValues.AddRange(SecretOptions.ValuesOf(instance));
+        if (problems.Count == before) Validate(instance, node, file, problems, "");
         return instance;
     }
 
@@ -57,14 +60,16 @@ public static class OptionsBinder
                 problems.Add(new ConfigProblem(Loc(file, keyNode), $"unknown option '{path}{key}'{NearestName.Suggest(key, props.Keys)}."));
                 continue;
             }
-            if (Convert(valueNode, prop.PropertyType, file, problems, path + key) is { Ok: true } result)
+            var secret = SecretOptions.IsSecret(prop);
+            if (secret) SubstitutedValues.RegisterSecrets(valueNode);
+            if (Convert(valueNode, prop.PropertyType, file, problems, path + key, secret) is { Ok: true } result)
                 prop.SetValue(target, result.Value);
         }
     }
 
     private readonly record struct Converted(bool Ok, object? Value);
 
-    private static Converted Convert(YamlNode node, Type type, string file, List<ConfigProblem> problems, string name)
+    private static Converted Convert(YamlNode node, Type type, string file, List<ConfigProblem> problems, string name, bool secret = false)
     {
         var underlying = Nullable.GetUnderlyingType(type);
         if (node is YamlScalarNode { Value: null or "~" or "null" } && node.Tag.IsEmpty && (underlying is not null || !type.IsValueType))
@@ -72,7 +77,7 @@ public static class OptionsBinder
         var t = underlying ?? type;
         Converted Fail(string expected)
         {
-            var got = node is YamlScalarNode s ? $"'{s.Value}'" : node is YamlSequenceNode ? "a list" : "a mapping";
+            var got = node is YamlScalarNode s ? secret ? $"'{SecretValues.Mask}' (a secret option: its value is not shown)" : $"'{s.Value}'" : node is YamlSequenceNode ? "a list" : "a mapping";
             problems.Add(new ConfigProblem(Loc(file, node), $"option '{name}' must be {expected}, got {got}."));
             return new(false, null);
         }
@@ -95,7 +100,9 @@ public static class OptionsBinder
             {
                 var match = Enum.GetNames(t).FirstOrDefault(n => string.Equals(SnakeCase(n), e, StringComparison.OrdinalIgnoreCase) || string.Equals(n, e, StringComparison.OrdinalIgnoreCase));
                 if (match is not null) return new(true, Enum.Parse(t, match));
-                problems.Add(new ConfigProblem(Loc(file, node), $"option '{name}' has unknown value '{e}'{NearestName.Suggest(e, names)}."));
+                problems.Add(new ConfigProblem(Loc(file, node), secret
+                    ? $"option '{name}' has an unknown value (a secret option: its value is not shown); valid: {string.Join(", ", names)}."
+                    : $"option '{name}' has unknown value '{e}'{NearestName.Suggest(e, names)}."));
                 return new(false, null);
             }
             return Fail($"one of {string.Join(", ", names)}");
@@ -115,7 +122,7 @@ public static class OptionsBinder
             var ok = true;
             for (var i = 0; i < items.Count; i++)
             {
-                var c = Convert(items[i], element, file, problems, $"{name}[{i}]");
+                var c = Convert(items[i], element, file, problems, $"{name}[{i}]", secret);
                 ok &= c.Ok;
                 list.Add(c.Value);
             }
@@ -138,7 +145,7 @@ public static class OptionsBinder
             foreach (var (k, v) in map.Children)
             {
                 var key = ((YamlScalarNode)k).Value ?? "";
-                var c = Convert(v, valueType, file, problems, $"{name}.{key}");
+                var c = Convert(v, valueType, file, problems, $"{name}.{key}", secret);
                 ok &= c.Ok;
                 dict[key] = c.Value;
             }
@@ -168,7 +175,7 @@ public static class OptionsBinder
                 ? Loc(file, node.Children[keyNode]) : Loc(file, node);
             var message = r.ErrorMessage ?? "invalid value";
             if (member is not null) message = message.Replace(member, key);
-            problems.Add(new ConfigProblem(at, $"option '{path}{key ?? "?"}': {message}"));
+            problems.Add(new ConfigProblem(at, SecretValues.Redact($"option '{path}{key ?? "?"}': {message}")));
         }
     }
 

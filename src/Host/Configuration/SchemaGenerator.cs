@@ -87,16 +87,28 @@ public static class SchemaGenerator
     {
         var props = new JsonObject();
         var required = new JsonArray();
+        var defaults = type.GetConstructor(Type.EmptyTypes) is not null ? Activator.CreateInstance(type) : null;
         foreach (var (key, prop) in OptionsBinder.BindableProperties(type))
         {
             props[key] = TypeSchema(prop.PropertyType, 0);
-            if (prop.GetCustomAttributes(typeof(System.ComponentModel.DataAnnotations.RequiredAttribute), true).Length > 0) required.Add(key);
+            // [Required] with a usable default (e.g. id_column = "image_id") may be left out of a config: not required here.
+            if (prop.GetCustomAttributes(typeof(System.ComponentModel.DataAnnotations.RequiredAttribute), true).Length > 0
+                && !HasDefault(defaults is null ? null : prop.GetValue(defaults)))
+                required.Add(key);
         }
         var schema = new JsonObject { ["type"] = "object", ["additionalProperties"] = false, ["properties"] = props };
         if (required.Count > 0) schema["required"] = required;
         if (description is not null) schema["description"] = description;
         return schema;
     }
+
+    private static bool HasDefault(object? value) => value switch
+    {
+        null => false,
+        string s => s.Length > 0,
+        System.Collections.ICollection c => c.Count > 0,
+        _ => true,
+    };
 
     private static JsonObject TypeSchema(Type t, int depth)
     {
@@ -106,10 +118,20 @@ public static class SchemaGenerator
         if (t == typeof(int) || t == typeof(long)) return new JsonObject { ["type"] = "integer" };
         if (t == typeof(double) || t == typeof(float)) return new JsonObject { ["type"] = "number" };
         if (t.IsEnum) return new JsonObject { ["enum"] = new JsonArray(Enum.GetNames(t).Select(n => (JsonNode)OptionsBinder.SnakeCase(n)).ToArray()) };
-        if (t.IsArray) return new JsonObject { ["type"] = "array", ["items"] = TypeSchema(t.GetElementType()!, depth + 1) };
-        if (t.IsGenericType && t.GetGenericArguments().Length == 1) return new JsonObject { ["type"] = "array", ["items"] = TypeSchema(t.GetGenericArguments()[0], depth + 1) };
+        // The binder accepts one value for a one-element list (`covariates: Smiling`), and so does the schema.
+        if (t.IsArray) return ListSchema(t.GetElementType()!, depth);
+        if (t.IsGenericType && t.GetGenericArguments().Length == 1) return ListSchema(t.GetGenericArguments()[0], depth);
         if (t.IsGenericType && t.GetGenericArguments().Length == 2) return new JsonObject { ["type"] = "object", ["additionalProperties"] = TypeSchema(t.GetGenericArguments()[1], depth + 1) };
         if (t.IsClass && depth < 4) return OptionsSchema(t);
         return new JsonObject();
+    }
+
+    private static JsonObject ListSchema(Type element, int depth)
+    {
+        var item = TypeSchema(element, depth + 1);
+        var list = new JsonObject { ["type"] = "array", ["items"] = item };
+        return item["type"]?.GetValue<string>() is "string" or "number" or "integer" or "boolean"
+            ? new JsonObject { ["anyOf"] = new JsonArray(list, item.DeepClone()) }
+            : list;
     }
 }

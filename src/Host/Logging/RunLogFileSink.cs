@@ -1,6 +1,7 @@
 using Serilog.Core;
 using Serilog.Events;
 using Serilog.Formatting.Display;
+using BiasBench.Host.Configuration;
 
 namespace BiasBench.Host.Logging;
 
@@ -23,7 +24,7 @@ public sealed class RunLogFileSink : ILogEventSink, IDisposable
         {
             _writer?.Dispose();
             _writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
-            foreach (var e in _buffer) _formatter.Format(e, _writer);
+            foreach (var e in _buffer) Write(e);
             _buffer.Clear();
         }
     }
@@ -37,8 +38,16 @@ public sealed class RunLogFileSink : ILogEventSink, IDisposable
                 if (_buffer.Count < 10_000) _buffer.Add(logEvent);
                 return;
             }
-            _formatter.Format(logEvent, _writer);
+            Write(logEvent);
         }
+    }
+
+    /// <summary>Formats the event, masks secrets (<see cref="SecretValues"/>) and writes it.</summary>
+    private void Write(LogEvent logEvent)
+    {
+        var text = new StringWriter();
+        _formatter.Format(logEvent, text);
+        _writer!.Write(SecretValues.Redact(text.ToString()));
     }
 
     public void Dispose()

@@ -1,6 +1,7 @@
 using Serilog.Core;
 using Serilog.Events;
 using Spectre.Console;
+using BiasBench.Host.Configuration;
 
 namespace BiasBench.Host.Logging;
 
@@ -23,6 +24,6 @@ public sealed class SpectreConsoleSink(IAnsiConsole console, LogEventLevel minim
         };
         var text = e.RenderMessage();
         if (e.Exception is not null && e.Level >= LogEventLevel.Error) text += " — " + e.Exception.Message;
-        console.MarkupLine($"[{style}]{e.Timestamp:HH:mm:ss} {tag}[/] {Markup.Escape(text)}");
+        console.MarkupLine($"[{style}]{e.Timestamp:HH:mm:ss} {tag}[/] {Markup.Escape(SecretValues.Redact(text))}");
     }
 }

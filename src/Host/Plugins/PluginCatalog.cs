@@ -15,6 +15,9 @@ public sealed record RegisteredComponent(ComponentDescriptor Descriptor, PluginI
 public sealed record PluginInfo(string Name, string Version, string Path, bool BuiltIn, string? Error)
 {
     public bool Loaded => Error is null;
+
+    /// <summary>The plugin build's identity (<see cref="PluginBuildIdentity"/>), part of every cache key; null when not loaded.</summary>
+    public string? BuildId { get; init; }
 }
 
 /// <summary>
@@ -75,6 +78,7 @@ public sealed class PluginCatalog
     /// <summary>Registers components from an assembly already loaded in the host (tests, embedded plugins).</summary>
     public void AddLoaded(IBiasBenchPlugin plugin, PluginInfo info, IServiceCollection services)
     {
+        if (info.BuildId is null && info.Loaded) info = info with { BuildId = PluginBuildIdentity.Of(plugin.GetType().Assembly) };
         var registrar = new Registrar(services, info, this);
         plugin.Register(registrar);
         registrar.Commit();
@@ -110,7 +114,7 @@ public sealed class PluginCatalog
             if (!typeof(IBiasBenchPlugin).IsAssignableFrom(attribute.EntryPoint))
                 return new PluginInfo(name, version, assemblyPath, builtIn, $"entry point {attribute.EntryPoint.FullName} does not implement IBiasBenchPlugin");
             var plugin = (IBiasBenchPlugin)Activator.CreateInstance(attribute.EntryPoint)!;
-            var info = new PluginInfo(assembly.GetName().Name ?? name, version, assemblyPath, builtIn, null);
+            var info = new PluginInfo(assembly.GetName().Name ?? name, version, assemblyPath, builtIn, null) { BuildId = PluginBuildIdentity.Of(assembly) };
             var registrar = new Registrar(services, info, this);
             plugin.Register(registrar);
             registrar.Commit();

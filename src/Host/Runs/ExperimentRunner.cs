@@ -100,18 +100,22 @@ public sealed class ExperimentRunner(
         catch (OperationCanceledException)
         {
             store.Manifest["status"] = "cancelled";
+            logger.LogWarning("Run cancelled; finished items are cached and a re-run resumes from them.");
             throw;
         }
         catch (Exception e)
         {
             store.Manifest["status"] = "failed";
             store.Manifest["error"] = e.Message;
+            // The reason goes to run.log and the report too, not only to the console and the manifest.
+            logger.LogError("Run failed: {Reason}", e.Message);
             throw;
         }
         finally
         {
             store.Manifest["finished_utc"] = DateTime.UtcNow.ToString("O");
             store.SaveManifest();
+            store.ReleaseLock();
             // The report is always written, also for failed or cancelled runs: it shows what finished.
             ReportWriter.Write(store, config, _ordered);
         }
@@ -189,9 +193,17 @@ public sealed class ExperimentRunner(
             var file = Path.Combine(runner.Environment.CacheDirectory, kind, $"{RunStore.SafeFileName(componentName)}-{configurationKey[..16]}.jsonl");
             var cache = new ResultCache(file);
             if (cache.CorruptLines > 0)
-                Logger.LogWarning("Cache {File}: ignored {Count} unreadable line(s) (an interrupted write); those items will be recomputed.", file, cache.CorruptLines);
+                Logger.LogWarning("Cache {File}: removed {Count} unreadable line(s) (an interrupted write); those items will be recomputed.", file, cache.CorruptLines);
             return cache;
         }
+
+        /// <summary>
+        /// The cache key of a component's configuration: what it is (kind, name, declared version), the build of the
+        /// plugin that provides it (<see cref="PluginInfo.BuildId"/>: changes when its code or the BiasBench libraries
+        /// it uses change), its weights checksum, anything else the caller adds, and its options without [Secret] ones.
+        /// </summary>
+        public string ConfigurationKey(string kind, PlannedComponent component, string name, string version, string? weightsChecksum, params string?[] extra) =>
+            ResultCache.Key([kind, name, version, component.Component.Plugin.BuildId, weightsChecksum, .. extra, SecretOptions.CacheKeyJson(component.Options)]);
     }
 }
 

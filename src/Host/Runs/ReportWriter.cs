@@ -25,6 +25,11 @@ public static class ReportWriter
         html.Append("<h1>").Append(Enc(config.Experiment)).Append("</h1>");
         if (config.Description is { Length: > 0 } dh) html.Append("<p>").Append(Enc(dh.Trim())).Append("</p>");
         html.Append("<p>Run <code>").Append(Enc(store.RunId)).Append("</code> — status <b>").Append(Enc(status)).Append("</b>.</p>");
+        if (store.Manifest["error"]?.GetValue<string>() is { Length: > 0 } error)
+        {
+            md.AppendLine("## Why the run failed").AppendLine().AppendLine(error).AppendLine();
+            html.Append("<h2>Why the run failed</h2><p class=\"warn\">").Append(Enc(error)).Append("</p>");
+        }
 
         var findings = outputs.SelectMany(o => o.Findings.Select(f => (o, f))).ToList();
         if (findings.Count > 0)
@@ -75,8 +80,8 @@ public static class ReportWriter
             }
         }
         html.Append("</body></html>");
-        File.WriteAllText(Path.Combine(store.Directory, "report.md"), md.ToString());
-        File.WriteAllText(Path.Combine(store.Directory, "report.html"), html.ToString());
+        File.WriteAllText(Path.Combine(store.Directory, "report.md"), SecretValues.Redact(md.ToString()));
+        File.WriteAllText(Path.Combine(store.Directory, "report.html"), SecretValues.Redact(html.ToString()));
     }
 
     private static string ToHtml(BiasBench.Abstractions.DataTable t, string? caption)

@@ -9,7 +9,8 @@ namespace BiasBench.Host.Runs;
 /// Append-only, content-addressed store of finished per-item results (a score, a judgement, a generated image's
 /// record). Each result is one JSON line written and flushed as soon as the item finishes, so a run killed half way
 /// loses nothing; a re-run reads the file back and only computes what is missing. A torn last line (killed mid-write)
-/// is ignored. Failures are never cached, so a transient error is retried on the next run.
+/// is dropped and the file repaired. Failures are never cached, so a transient error is retried on the next run.
+/// Several processes (the shards of a run) may read and append to the same file at once (<see cref="SharedAppendFile"/>).
 /// </summary>
 public sealed class ResultCache : IDisposable
 {
@@ -21,24 +22,25 @@ public sealed class ResultCache : IDisposable
     {
         File = file;
         // Shards of one run append to the same file from several processes (see SharedAppendFile): reads and appends
-        // happen under a file lock, and a torn last line (killed mid-write) is closed before the next record.
+        // happen under a file lock. Unreadable lines (a torn line of a killed run) are dropped from the file once, under
+        // that lock and in place, so the next run neither warns again nor carries the torn line forever.
         _file = SharedAppendFile.Open(file);
-        foreach (var line in _file.ReadAllLines(out _))
+        CorruptLines = _file.ReadRepairing(line =>
         {
-            if (line.Length == 0) continue;
             try
             {
                 var node = JsonNode.Parse(line);
-                if (node?["k"]?.GetValue<string>() is { } key) _entries[key] = node["v"]?.DeepClone();
-                else CorruptLines++;
+                if (node?["k"]?.GetValue<string>() is not { } key) return false;
+                _entries[key] = node["v"]?.DeepClone();
+                return true;
             }
-            catch (JsonException) { CorruptLines++; }
-        }
+            catch (Exception e) when (e is JsonException or InvalidOperationException) { return false; }
+        });
     }
 
     public string File { get; }
     public int Count { get { lock (_gate) return _entries.Count; } }
-    /// <summary>Lines that could not be read back (e.g. the torn last line of a killed run).</summary>
+    /// <summary>Lines that could not be read back (e.g. the torn last line of a killed run); they were removed from the file.</summary>
     public int CorruptLines { get; }
 
     public bool TryGet(string key, out JsonNode? value)
@@ -48,7 +50,8 @@ public sealed class ResultCache : IDisposable
 
     public void Put(string key, JsonNode? value)
     {
-        var line = new JsonObject { ["k"] = key, ["v"] = value?.DeepClone() }.ToJsonString();
+        // Cached values can carry plugin text (notes, rationales): never a secret.
+        var line = new JsonObject { ["k"] = key, ["v"] = Configuration.SecretValues.Redact(value) }.ToJsonString();
         lock (_gate)
         {
             _file.AppendLine(line);
@@ -73,12 +76,16 @@ public sealed class ResultCache : IDisposable
 
     public static string Hash(ReadOnlySpan<byte> data) => Convert.ToHexString(SHA256.HashData(data)).ToLowerInvariant();
 
-    /// <summary>Canonical JSON of an options object (sorted keys) for cache keys.</summary>
+    /// <summary>Canonical JSON of an options object (sorted keys). Cache keys use <see cref="Configuration.SecretOptions.CacheKeyJson"/>
+    /// instead, which leaves out [Secret] options.</summary>
     public static string CanonicalJson(object? options)
     {
         var node = JsonSerializer.SerializeToNode(options, options?.GetType() ?? typeof(object), new JsonSerializerOptions { IncludeFields = false });
         return Canonical(node)?.ToJsonString() ?? "null";
     }
+
+    /// <summary>A copy of the JSON tree with every object's keys sorted (ordinal).</summary>
+    public static JsonNode? CanonicalNode(JsonNode? node) => Canonical(node);
 
     private static JsonNode? Canonical(JsonNode? node) => node switch
     {

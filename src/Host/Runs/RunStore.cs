@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using BiasBench.Abstractions;
+using BiasBench.Host.Configuration;
 
 namespace BiasBench.Host.Runs;
 
@@ -39,7 +40,9 @@ public sealed class RunStore
         // Two runs started in the same second get distinct folders.
         for (var i = 2; System.IO.Directory.Exists(dir); i++) dir = Path.Combine(Path.GetFullPath(runsRoot), $"{baseName}-{i}");
         System.IO.Directory.CreateDirectory(dir);
-        return new RunStore(dir, Path.GetFileName(dir));
+        var store = new RunStore(dir, Path.GetFileName(dir));
+        RunLocks.Write(dir); // before the first manifest, so a 'running' manifest always has its lock while the run lives
+        return store;
     }
 
     /// <summary>Opens (creating if needed) the run folder at <paramref name="directory"/>: a named run (--run-id), a
@@ -48,12 +51,18 @@ public sealed class RunStore
     {
         var dir = Path.GetFullPath(directory);
         System.IO.Directory.CreateDirectory(dir);
-        return new RunStore(dir, runId ?? Path.GetFileName(dir));
+        var store = new RunStore(dir, runId ?? Path.GetFileName(dir));
+        RunLocks.Write(dir);
+        return store;
     }
+
+    /// <summary>Removes run.lock: the run has ended (completed, failed or cancelled).</summary>
+    public void ReleaseLock() => RunLocks.Release(Directory);
 
     /// <summary>Writes a table as CSV, Parquet and Markdown; returns the file paths relative to the run folder.</summary>
     public IReadOnlyList<string> WriteTable(DataTable table, string stageId)
     {
+        table = SecretValues.Redact(table);
         var baseName = SafeFileName(table.Name == stageId || table.Name.StartsWith(stageId + "-") ? table.Name : $"{stageId}-{table.Name}");
         var stem = Path.Combine(TablesDirectory, baseName);
         TableFiles.WriteCsv(table, stem + ".csv");
@@ -70,7 +79,7 @@ public sealed class RunStore
         written.Add(Relative(stem + ".png"));
         if (figure.Svg is not null)
         {
-            File.WriteAllText(stem + ".svg", figure.Svg);
+            File.WriteAllText(stem + ".svg", SecretValues.Redact(figure.Svg));
             written.Add(Relative(stem + ".svg"));
         }
         return written;
@@ -81,7 +90,7 @@ public sealed class RunStore
         lock (_gate)
         {
             var tmp = ManifestFile + ".tmp";
-            File.WriteAllText(tmp, Manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            File.WriteAllText(tmp, SecretValues.Redact(Manifest)!.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             File.Move(tmp, ManifestFile, overwrite: true);
         }
     }

@@ -135,7 +135,7 @@ public sealed partial class ShardSet
         var theirs = actual["components"]?.AsArray() ?? [];
         if (mine.Count != theirs.Count) parts.Add($"{theirs.Count} components (here {mine.Count})");
         for (var i = 0; i < Math.Min(mine.Count, theirs.Count); i++)
-            foreach (var key in new[] { "name", "version", "plugin", "plugin_version", "options" })
+            foreach (var key in new[] { "name", "version", "plugin", "plugin_version", "plugin_build", "options" })
                 if (mine[i]?[key]?.ToJsonString() != theirs[i]?[key]?.ToJsonString())
                     parts.Add($"stage '{mine[i]?["stage"]}' {mine[i]?["name"]}: {key.Replace('_', ' ')} {theirs[i]?[key]?.ToJsonString()} (here {mine[i]?[key]?.ToJsonString()})");
         return parts.Count > 0 ? string.Join("; ", parts) : "a different fingerprint";

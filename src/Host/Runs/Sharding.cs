@@ -146,7 +146,8 @@ public static class RunFingerprint
             ["version"] = c.Component.Descriptor.Version,
             ["plugin"] = c.Component.Plugin.Name,
             ["plugin_version"] = c.Component.Plugin.Version,
-            ["options"] = MaskedOptions(c.Options),
+            ["plugin_build"] = c.Component.Plugin.BuildId, // part of every cache key: shards of different builds would not meet in the cache
+            ["options"] = SecretOptions.MaskedJson(c.Options), // as in the manifest: secret values never appear
         })).ToArray()),
     };
 
@@ -155,16 +156,6 @@ public static class RunFingerprint
 
     /// <summary>The run folder name shards share when no --run-id is given: experiment and fingerprint.</summary>
     public static string DefaultRunId(ExperimentConfig config, string fingerprint) => $"{RunStore.SafeFileName(config.Experiment)}-{fingerprint[..12]}";
-
-    private static JsonNode? MaskedOptions(object options)
-    {
-        var node = JsonNode.Parse(ResultCache.CanonicalJson(options));
-        if (node is JsonObject o)
-            foreach (var property in options.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
-                if (property.GetCustomAttribute<SecretAttribute>() is not null && o.ContainsKey(property.Name))
-                    o[property.Name] = "***";
-        return node;
-    }
 }
 
 /// <summary>

@@ -61,6 +61,40 @@ public sealed class SharedAppendFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads every non-empty line, offering each to <paramref name="keep"/>; when it rejects some (unreadable lines, e.g.
+    /// the torn line of a writer killed mid-write), the file is rewritten without them, in place and under the lock, so
+    /// that processes appending to it at the same time keep writing to the same file. Returns the number dropped.
+    /// </summary>
+    public int ReadRepairing(Func<string, bool> keep)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_handle)
+        {
+            using var fileLock = LockFile();
+            var stream = _handle.Stream;
+            stream.Position = 0;
+            var kept = new List<string>();
+            var dropped = 0;
+            using (var reader = new StreamReader(stream, new UTF8Encoding(false), false, 1 << 16, leaveOpen: true))
+                while (reader.ReadLine() is { } line)
+                {
+                    if (line.Length == 0) continue;
+                    if (keep(line)) kept.Add(line);
+                    else dropped++;
+                }
+            if (dropped > 0)
+            {
+                var bytes = new UTF8Encoding(false).GetBytes(string.Concat(kept.Select(l => l + "\n")));
+                stream.Position = 0;
+                stream.Write(bytes);
+                stream.SetLength(bytes.Length);
+                stream.Flush(true);
+            }
+            return dropped;
+        }
+    }
+
     /// <summary>Appends one record (UTF-8, without its newline) as one line.</summary>
     public void AppendLine(string record)
     {

@@ -8,8 +8,11 @@ namespace BiasBench.Torch.Backend;
 /// <summary>What the process ended up running on.</summary>
 public sealed record TorchBackendInfo(string Source, string LibTorchDirectory, bool CudaAvailable, int CudaDeviceCount, bool PatchedGlibcxx, string TorchSharpVersion)
 {
+    /// <summary>Why CUDA is not available (which library failed to load and why, the initialisation error, ...); null when it is.</summary>
+    public string? CudaUnavailableReason { get; init; }
+
     public override string ToString() =>
-        $"{Source} libtorch ({LibTorchDirectory}), TorchSharp {TorchSharpVersion}, CUDA {(CudaAvailable ? $"available ({CudaDeviceCount} device(s))" : "not available")}{(PatchedGlibcxx ? ", GLIBCXX_3.4.32 marked weak" : "")}";
+        $"{Source} libtorch ({LibTorchDirectory}), TorchSharp {TorchSharpVersion}, CUDA {(CudaAvailable ? $"available ({CudaDeviceCount} device(s))" : $"not available: {CudaUnavailableReason ?? "unknown reason"}")}{(PatchedGlibcxx ? ", GLIBCXX_3.4.32 marked weak" : "")}";
 }
 
 /// <summary>
@@ -44,6 +47,7 @@ public static class TorchBackend
 
             var external = Environment.GetEnvironmentVariable(LibTorchDirVariable);
             string source, libDir;
+            string? cudaReason = null;
             if (!string.IsNullOrWhiteSpace(external))
             {
                 if (!Directory.Exists(external))
@@ -53,7 +57,17 @@ public static class TorchBackend
                 foreach (var lib in new[] { "libc10.so", "libc10_cuda.so", "libtorch_cpu.so", "libtorch_cuda.so", "libtorch.so" })
                 {
                     var p = Path.Combine(libDir, lib);
-                    if (File.Exists(p)) NativeLibrary.Load(p);
+                    if (!File.Exists(p)) continue;
+                    if (lib.Contains("cuda", StringComparison.Ordinal))
+                    {
+                        // Keep the loader's reason (missing libcudart, driver/library mismatch, not an ELF file...): CPU may still work.
+                        try { NativeLibrary.Load(p); }
+                        catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+                        {
+                            cudaReason ??= $"{lib} could not be loaded: {e.Message}";
+                        }
+                    }
+                    else NativeLibrary.Load(p);
                 }
             }
             else
@@ -92,13 +106,28 @@ public static class TorchBackend
             }
 
             var cuda = false;
-            if (source == "external" && File.Exists(Path.Combine(libDir, "libtorch_cuda.so")))
+            if (source != "external")
+                cudaReason = $"the NuGet libtorch is CPU-only; set {LibTorchDirVariable} to a CUDA-enabled libtorch (e.g. PyTorch's torch/lib)";
+            else if (!File.Exists(Path.Combine(libDir, "libtorch_cuda.so")))
+                cudaReason = $"{LibTorchDirVariable}={libDir} has no libtorch_cuda.so (a CPU-only libtorch?)";
+            else if (cudaReason is null)
             {
-                try { torch.InitializeDeviceType(DeviceType.CUDA); cuda = torch.cuda.is_available(); }
-                catch (Exception) { cuda = false; }
+                try
+                {
+                    torch.InitializeDeviceType(DeviceType.CUDA);
+                    cuda = torch.cuda.is_available();
+                    if (!cuda) cudaReason = "libtorch_cuda loaded, but torch.cuda.is_available() is false (no GPU visible: driver missing or too old for this CUDA build, or CUDA_VISIBLE_DEVICES hides it)";
+                }
+                catch (Exception e)
+                {
+                    cudaReason = $"CUDA initialisation failed: {e.GetType().Name}: {e.Message}";
+                }
             }
             if (!cuda) torch.InitializeDeviceType(DeviceType.CPU);
-            return _info = new TorchBackendInfo(source, libDir, cuda, cuda ? CudaCount() : 0, patched, TorchSharpVersion());
+            return _info = new TorchBackendInfo(source, libDir, cuda, cuda ? CudaCount() : 0, patched, TorchSharpVersion())
+            {
+                CudaUnavailableReason = cuda ? null : cudaReason,
+            };
         }
     }
 
@@ -112,7 +141,8 @@ public static class TorchBackend
         if (r.StartsWith("cuda"))
         {
             if (!info.CudaAvailable)
-                throw new InvalidOperationException($"Device '{requested}' was requested but CUDA is not available ({info}). Set {LibTorchDirVariable} to a CUDA-enabled libtorch (e.g. PyTorch's torch/lib) or use --device cpu.");
+                throw new InvalidOperationException($"Device '{requested}' was requested but CUDA is not available: {info.CudaUnavailableReason ?? "unknown reason"}. " +
+                    $"Backend: {info}. Set {LibTorchDirVariable} to a CUDA-enabled libtorch (e.g. PyTorch's torch/lib) or use --device cpu.");
             return new torch.Device(r);
         }
         throw new ArgumentException($"Unknown device '{requested}': use cpu, cuda, cuda:N or auto.");

@@ -80,6 +80,10 @@ public class ResumeAfterKillTests
         {
             WaitFor(() => CachedLines(dir) >= 10 || first.HasExited, TimeSpan.FromMinutes(2), "the first results");
             Assert.False(first.HasExited, "the run finished before it could be killed");
+            // While it runs, its manifest says so and its lock names it.
+            var live = Directory.GetDirectories(Path.Combine(dir, "runs")).Single(d => !d.EndsWith(".cache"));
+            Assert.Equal("running", JsonNode.Parse(File.ReadAllText(Path.Combine(live, "manifest.json")))!["status"]!.GetValue<string>());
+            Assert.Equal(first.Id, JsonNode.Parse(File.ReadAllText(Path.Combine(live, "run.lock")))!["pid"]!.GetValue<int>());
             first.Kill(entireProcessTree: true);
             first.WaitForExit();
         }
@@ -93,8 +97,11 @@ public class ResumeAfterKillTests
         }
         var runs = Directory.GetDirectories(Path.Combine(dir, "runs")).Where(d => !d.EndsWith(".cache")).Order().ToList();
         Assert.Equal(2, runs.Count);
+        // Killed hard, it never wrote an end state; the resumed run noticed its lock has no live process.
         var killed = JsonNode.Parse(File.ReadAllText(Path.Combine(runs[0], "manifest.json")))!;
-        Assert.Equal("running", killed["status"]!.GetValue<string>()); // killed hard: never got to write an end state
+        Assert.Equal("interrupted", killed["status"]!.GetValue<string>());
+        Assert.Equal(Path.GetFileName(runs[1]), killed["interrupted_noticed_by"]!.GetValue<string>());
+        Assert.Contains("was killed while running", File.ReadAllText(Path.Combine(runs[1], "run.log")));
 
         var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(runs[1], "manifest.json")))!;
         Assert.Equal("completed", manifest["status"]!.GetValue<string>());

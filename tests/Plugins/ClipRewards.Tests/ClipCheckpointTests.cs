@@ -46,7 +46,8 @@ public sealed class ClipCheckpointTests(ITestOutputHelper output)
         {
             // The same checkpoint read with a config whose embedding width differs.
             var config = File.ReadAllText(Path.Combine(oc.Folder, "open_clip_config.json"));
-            var wider = System.Text.RegularExpressions.Regex.Replace(config, "\"embed_dim\"\\s*:\\s*\\d+", "\"embed_dim\": 24");
+            var width = int.Parse(System.Text.RegularExpressions.Regex.Match(config, "\"embed_dim\"\\s*:\\s*(\\d+)").Groups[1].Value);
+            var wider = System.Text.RegularExpressions.Regex.Replace(config, "\"embed_dim\"\\s*:\\s*\\d+", $"\"embed_dim\": {width + 8}");
             Assert.NotEqual(config, wider);
             var configPath = Path.Combine(temp, "open_clip_config.json");
             File.WriteAllText(configPath, wider);

@@ -55,8 +55,9 @@ public sealed class ScoringPathParityTests(ITestOutputHelper output)
         return requests;
     }
 
-    private static ClipBpePromptTokenizer OpenClipTokenizer(long padId) =>
-        ClipBpePromptTokenizer.FromOpenClip(ClipRewardFixture.BpePath(), padId, contextLength: 77);
+    /// <summary>The tokenizer for <paramref name="clip"/>: its context length comes from the checkpoint's config.</summary>
+    private static ClipBpePromptTokenizer OpenClipTokenizer(ClipModel clip, long padId) =>
+        ClipBpePromptTokenizer.FromOpenClip(ClipRewardFixture.BpePath(), padId, contextLength: clip.Config.Text.ContextLength);
 
     private void AssertScores(IReadOnlyList<RewardRequest> requests, IReadOnlyList<ItemResult<double>> results, List<int> good, Tensor expected, string label)
     {
@@ -79,7 +80,7 @@ public sealed class ScoringPathParityTests(ITestOutputHelper output)
         var clip = ClipCheckpoint.Resolve(fixture.Folder, null).Load();
         Assert.Equal(ClipLayout.HuggingFace, clip.Config.Layout);
         var pipeline = new FixturePixelsPipeline(fixture.Cases["pixel_values"], ClipImageTransform.PilCenterCrop);
-        using var model = new PickScoreModel(clip, pipeline, OpenClipTokenizer(ClipConfig.ClipEndOfText), batchSize: 2);
+        using var model = new PickScoreModel(clip, pipeline, OpenClipTokenizer(clip, ClipConfig.ClipEndOfText), batchSize: 2);
         var requests = PairsWithFailures(fixture, (int)fixture.Cases["pixel_values"].shape[0], out var good);
         // Twice: the second run takes the prompt embeddings from the cache.
         for (var run = 0; run < 2; run++)
@@ -96,7 +97,7 @@ public sealed class ScoringPathParityTests(ITestOutputHelper output)
         var clip = ClipCheckpoint.Resolve(fixture.Folder, null).Load();
         Assert.Equal(ClipLayout.OpenClip, clip.Config.Layout);
         var pipeline = new FixturePixelsPipeline(fixture.Cases["pixel_values"], ClipImageTransform.HpsResizeLongestPad);
-        using var model = new HpsV2Model(HpsVersion.V2_1, clip, pipeline, OpenClipTokenizer(padId: 0), batchSize: 2);
+        using var model = new HpsV2Model(HpsVersion.V2_1, clip, pipeline, OpenClipTokenizer(clip, padId: 0), batchSize: 2);
         var requests = PairsWithFailures(fixture, (int)fixture.Cases["pixel_values"].shape[0], out var good);
         var results = await model.ScoreAsync(requests, TestContext.Current.CancellationToken);
         using var expected = fixture.Cases["image_features"].matmul(fixture.Cases["text_features"].t()).reshape(-1);
@@ -116,7 +117,7 @@ public sealed class ScoringPathParityTests(ITestOutputHelper output)
         using var clip = ClipCheckpoint.Resolve(fixture.Folder, null).Load();
         using var small = zeros(1, 3, 32, 32);
         var error = Assert.Throws<ArgumentException>(() =>
-            new PickScoreModel(clip, new FixturePixelsPipeline(small, ClipImageTransform.PilCenterCrop), OpenClipTokenizer(ClipConfig.ClipEndOfText)));
+            new PickScoreModel(clip, new FixturePixelsPipeline(small, ClipImageTransform.PilCenterCrop), OpenClipTokenizer(clip, ClipConfig.ClipEndOfText)));
         Assert.Contains("32px", error.Message);
     }
 }

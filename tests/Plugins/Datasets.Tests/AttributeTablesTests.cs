@@ -33,8 +33,15 @@ public class AttributeTablesTests
     public async Task Score_table_keeps_requested_columns_and_names_missing_ones()
     {
         var path = Fixtures.File("stats/celeba_synthetic_scores.csv");
-        var content = await new ScoreTableDataset(new ScoreTableOptions { Path = path, Columns = ["hps", "pick_score"] }).LoadAsync(Ct);
-        Assert.Equal(new[] { "image_id", "pick_score", "hps" }, content.Table.Columns.Select(c => c.Name).ToArray());
+        // Two of the fixture's reward columns (from its header), asked for in reverse: they come back in file order.
+        var header = File.ReadLines(path).First().Split(',');
+        var attributes = Fixtures.Json("stats/expected_stats.json").RootElement.GetProperty("celeba").GetProperty("attributes")
+            .EnumerateArray().Select(a => a.GetString()).ToHashSet();
+        var rewards = header.Where(h => h != "image_id" && !attributes.Contains(h)).ToList();
+        Assert.True(rewards.Count >= 2, string.Join(",", header));
+        var wanted = rewards.TakeLast(2).ToList();
+        var content = await new ScoreTableDataset(new ScoreTableOptions { Path = path, Columns = [wanted[1], wanted[0]] }).LoadAsync(Ct);
+        Assert.Equal(new[] { "image_id", wanted[0], wanted[1] }, content.Table.Columns.Select(c => c.Name).ToArray());
 
         var e = await Assert.ThrowsAsync<InvalidDataException>(() => new ScoreTableDataset(new ScoreTableOptions { Path = path, Columns = ["hsp"] }).LoadAsync(Ct));
         Assert.Contains("hsp", e.Message);

@@ -13,12 +13,17 @@ public class HackathonScoresDatasetTests
         var path = Fixtures.Data(file);
         var content = await new HackathonScoresDataset(new HackathonScoresOptions { Path = path, Generator = "X" }).LoadAsync(default);
         var t = content.Table;
-        Assert.Equal(300, t.RowCount);
-        Assert.Equal("0_attractive.jpg", t.Text("image_id")[0]);
-        Assert.Equal(300, t.Text("image_id").Values.Distinct().Count());
-        Assert.Equal(100, t.Numeric("seed").Values.Distinct().Count());
+        // Sizes and reward columns come from the file itself: a header, one row per image, 3 prompt conditions per seed.
+        var lines = File.ReadAllText(path).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        var rows = lines.Length - 1;
+        Assert.Equal(rows, t.RowCount);
+        Assert.Equal("0_attractive", t.Text("image_id")[0]); // the file name without extension, as for every dataset
+        Assert.Equal(rows, t.Text("image_id").Values.Distinct().Count());
+        Assert.Equal(rows / 3, t.Numeric("seed").Values.Distinct().Count());
         Assert.Equal(new[] { "attractive", "normal", "unattractive" }, t.Text("condition").Values.Distinct().Order());
-        foreach (var reward in new[] { "image_reward", "pick_score", "hps" })
+        var rewards = lines[0].Split(',').Except(["image_path", "prompt", "attractiveness"]).ToList();
+        Assert.NotEmpty(rewards);
+        foreach (var reward in rewards)
             Assert.DoesNotContain(t.Numeric(reward).Values, double.IsNaN);
         // The first data row, checked against the file's own text (CRLF and Windows paths survive intact).
         var firstLine = File.ReadAllText(path).Split("\r\n")[1].Split(',');
@@ -70,8 +75,31 @@ public class ImageFolderDatasetTests
         var dir = Directory.CreateTempSubdirectory().FullName;
         foreach (var n in new[] { "b.jpg", "a.png", "notes.txt" }) File.WriteAllText(Path.Combine(dir, n), n);
         var content = await new ImageFolderDataset(new ImageFolderOptions { Directory = dir, Prompt = "a face" }).LoadAsync(default);
-        Assert.Equal(["a.png", "b.jpg"], content.Images.Select(i => i.Id));
+        Assert.Equal(["a", "b"], content.Images.Select(i => i.Id));
+        Assert.Equal(["a", "b"], content.Table.Text("image_id").Values);
         Assert.Equal("a face", content.Images[0].Tags["prompt"]);
+    }
+
+    [Fact]
+    public async Task Two_files_with_one_id_are_refused()
+    {
+        var dir = Directory.CreateTempSubdirectory().FullName;
+        foreach (var n in new[] { "a.jpg", "a.png" }) File.WriteAllText(Path.Combine(dir, n), n);
+        var e = await Assert.ThrowsAsync<InvalidDataException>(() => new ImageFolderDataset(new ImageFolderOptions { Directory = dir }).LoadAsync(default));
+        Assert.Contains("'a.jpg' and 'a.png'", e.Message);
+    }
+
+    [Fact]
+    public async Task Image_folder_and_hackathon_scores_ids_join_on_the_real_sdxl_set()
+    {
+        var scores = (await new HackathonScoresDataset(new HackathonScoresOptions { Path = Fixtures.Data("hackathon/sdxl_scores.csv") }).LoadAsync(default)).Table;
+        var images = (await new ImageFolderDataset(new ImageFolderOptions { Directory = Fixtures.Data("hackathon/sdxl") }).LoadAsync(default)).Table;
+        var report = new BiasBench.Data.DropReport();
+        var joined = BiasBench.Data.TableJoin.Inner(images, scores, "image_id", report: report);
+        Assert.Equal(scores.RowCount, joined.RowCount);
+        Assert.Equal(images.RowCount, joined.RowCount);
+        Assert.Contains("0_attractive", joined.Text("image_id").Values);
+        Assert.Contains("hps", joined.Columns.Select(c => c.Name));
     }
 
     [Fact]

@@ -7,8 +7,12 @@ namespace BiasBench.Plugins.ImageReward.Tests;
 /// <summary>The real tokenizer and image pipeline the plugin wires in, against the reference inputs of the fixture.</summary>
 public class ImageRewardServicesTests
 {
-    /// <summary>PIL-decoded PNGs resized by two implementations of PIL's bicubic filter (fixture README: ~2e-3).</summary>
-    private const double PixelTolerance = 2e-3;
+    /// <summary>
+    /// The fixture's images are lossless PNGs and our resize keeps Pillow's integer arithmetic, so pixels and rewards
+    /// are held to the 1e-4 parity bound (the fixture README's looser allowance is for JPEG decoders).
+    /// </summary>
+    private const double PixelTolerance = 1e-4;
+    private const double RewardTolerance = 1e-4;
 
     private readonly ITestOutputHelper _output;
 
@@ -65,7 +69,8 @@ public class ImageRewardServicesTests
         for (var i = 0; i < fixture.Images.Length; i++)
         {
             var file = Fixtures.File(fixture.Images[i]);
-            using var pixels = await preprocessor.LoadAsync(ImageRef.FromFile(fixture.Images[i], file), 224, TestContext.Current.CancellationToken);
+            var size = (int)fixture.PixelValues.shape[^1]; // the fixture's image size
+            using var pixels = await preprocessor.LoadAsync(ImageRef.FromFile(fixture.Images[i], file), size, TestContext.Current.CancellationToken);
             var diff = ImageRewardFixture.MaxAbsDiff(pixels, fixture.PixelValues[i]);
             _output.WriteLine($"{fixture.Images[i]}: pixel max |diff| = {diff:E3}");
             Assert.True(diff <= PixelTolerance, $"{fixture.Images[i]}: max |diff| {diff:E3}");
@@ -102,14 +107,14 @@ public class ImageRewardServicesTests
             var results = await model.ScoreAsync(requests, TestContext.Current.CancellationToken);
 
             Assert.Equal(requests.Count, results.Count);
-            // The model given decoded-and-resized pixels a few 1e-3 off the reference: the rewards follow closely.
+            // Decode + PIL-exact resize + tokenize + network: the whole scoring path at the parity bound.
             using var expected = fixture.ExpectedRewards.clone();
             for (var i = 0; i < fixture.Images.Length; i++)
             {
                 Assert.True(results[i].IsSuccess, results[i].Error);
                 var diff = Math.Abs(results[i].Value - expected[i].item<float>());
                 _output.WriteLine($"{fixture.Images[i]}: reward {results[i].Value:F6}, reference {expected[i].item<float>():F6}, |diff| {diff:E3}");
-                Assert.True(diff <= 1e-3, $"case {i}: |diff| {diff:E3}");
+                Assert.True(diff <= RewardTolerance, $"case {i}: |diff| {diff:E3}");
             }
             Assert.False(results[^2].IsSuccess);
             Assert.Contains("junk", results[^2].Error);

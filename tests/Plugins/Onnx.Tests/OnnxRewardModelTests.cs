@@ -74,8 +74,9 @@ public class OnnxRewardModelTests
         for (var k = 0; k < results.Count; k++)
         {
             Assert.True(results[k].IsSuccess, results[k].Error);
-            // Decoded PNGs through the PIL-exact path: same end-to-end tolerance as the PickScore plugin.
-            Assert.True(Math.Abs(results[k].Value - expected[k]) <= 2e-3, $"pair {k}: {results[k].Value} vs {expected[k]}");
+            // Decoded PNGs through the PIL-exact path (pixels equal the reference), ONNX Runtime vs torch ~2e-5
+            // (onnx_clip/cases.json): the parity bound of every scoring path holds.
+            Assert.True(Math.Abs(results[k].Value - expected[k]) <= Tolerance, $"pair {k}: {results[k].Value} vs {expected[k]} (|diff| {Math.Abs(results[k].Value - expected[k]):E2})");
         }
         Assert.False(model.Info.Semantics.ComparableAcrossPrompts);
         Assert.Equal(64, model.Info.WeightsChecksum!.Length);

@@ -43,4 +43,19 @@ public class TorchBackendTests
         Assert.Contains("tpu", e.Message);
         Assert.Equal(DeviceType.CPU, TorchBackend.ResolveDevice("cpu").type);
     }
+
+    [Fact]
+    public void Asking_for_cuda_without_it_says_why_it_is_unavailable()
+    {
+        var info = TorchBackend.EnsureInitialized();
+        if (info.CudaAvailable)
+        {
+            Assert.Null(info.CudaUnavailableReason);
+            return;
+        }
+        Assert.False(string.IsNullOrWhiteSpace(info.CudaUnavailableReason));
+        var e = Assert.Throws<InvalidOperationException>(() => TorchBackend.ResolveDevice("cuda"));
+        Assert.Contains(info.CudaUnavailableReason!, e.Message);
+        Assert.Contains(info.CudaUnavailableReason!, info.ToString());
+    }
 }

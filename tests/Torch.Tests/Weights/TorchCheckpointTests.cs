@@ -198,6 +198,16 @@ public class TorchCheckpointTests
     }
 
     [Fact]
+    public void A_fixture_set_without_what_a_test_needs_fails_when_fixtures_are_required()
+    {
+        // The path the zip test below takes when the fixture set has no zip checkpoint: a failure under
+        // BIASBENCH_REQUIRE_FIXTURES=1, never a silent skip.
+        var e = Assert.ThrowsAny<Exception>(() => Fixtures.Missing("no zip checkpoint", required: true));
+        Assert.Contains("BIASBENCH_REQUIRE_FIXTURES=1", e.Message);
+        Assert.IsType<Xunit.Sdk.FailException>(e);
+    }
+
+    [Fact]
     public void Zip_checkpoint_with_another_folder_name_and_big_endian_storages_loads()
     {
         // Rewrites the first zip fixture under a different top-level folder with byteorder "big" and every storage
@@ -205,7 +215,7 @@ public class TorchCheckpointTests
         var files = CheckpointFiles().Select(r => r.Data).ToList();
         var source = files.Select(f => Fixtures.File($"{Folder}/{f}"))
             .FirstOrDefault(p => File.ReadAllBytes(p).AsSpan(0, 4).SequenceEqual("PK\x03\x04"u8));
-        if (source is null) { Assert.Skip("no zip checkpoint in cases.json"); return; }
+        if (source is null) { Fixtures.Missing($"no zip checkpoint among {Folder}/cases.json's files"); return; }
         var reference = TorchCheckpoint.LoadStateDict(source);
         var dir = Directory.CreateTempSubdirectory("biasbench-ckpt-");
         try

@@ -60,11 +60,11 @@ public sealed class JudgeBiasAnalysis(JudgeBiasOptions options) : IAnalysis
 
         result.Tables.Add(new DataTable("judge_logit_coefficients")
             {
-                Caption = $"Logit of P({options.VerdictColumn} = 1): maximum likelihood (Newton), SEs from the observed information, Wald z p-values, " +
+                Caption = $"Logit of P({options.VerdictColumn} = 1): maximum likelihood (Newton), SEs from the observed information, Wald {options.Confidence:P0} intervals of beta (ci_low, ci_high), Wald z p-values, " +
                           $"odds ratios exp(beta) with Wald {options.Confidence:P0} intervals. n = {fit.N}.",
             }
             .Add("term", fit.Names.Select(n => (string?)n).ToArray())
-            .Add("estimate", fit.Params).Add("se", fit.Se).Add("z", fit.Z).Add("p", fit.P)
+            .Add("estimate", fit.Params).Add("se", fit.Se).Add("ci_low", fit.ParamsLower).Add("ci_high", fit.ParamsUpper).Add("z", fit.Z).Add("p", fit.P)
             .Add("odds_ratio", fit.OddsRatios).Add("or_low", fit.OddsRatioLower).Add("or_high", fit.OddsRatioUpper));
         result.Tables.Add(new DataTable("judge_logit_fit")
             .Add("n", new[] { (double)fit.N })

@@ -1,6 +1,8 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using BiasBench.Abstractions;
+using BiasBench.Host.Configuration;
 using static BiasBench.Host.Runs.ExperimentRunner;
 
 namespace BiasBench.Host.Runs;
@@ -20,7 +22,7 @@ internal static class GenerateStage
         {
             using var workers = ComponentWorkers<IImageGenerator>.Create(ctx, component); // one per device worker
             var info = workers.Info(g => g.Info);
-            var configKey = ResultCache.Key("generate", info.Name, info.Version, ResultCache.CanonicalJson(component.Options));
+            var configKey = ctx.ConfigurationKey("generate", component, info.Name, info.Version, info.WeightsChecksum);
             using var cache = ctx.OpenCache("images", info.Name, configKey);
             var imageCache = Path.Combine(ctx.Environment.CacheDirectory, "images", "png");
             Directory.CreateDirectory(imageCache);
@@ -58,6 +60,10 @@ internal static class GenerateStage
                     IReadOnlyList<ItemResult<GeneratedImage>> results;
                     try { results = await generator.GenerateAsync(batch, token); }
                     catch (OperationCanceledException) { throw; }
+                    catch (ExternalException e) when (NativeFailures.IsResourceExhaustion(e))
+                    {
+                        throw NativeFailures.StageError(ctx.Stage.Id, $"generator '{info.Name}'", batch.Length, e);
+                    }
                     catch (Exception e) { results = batch.Select(_ => ItemResult<GeneratedImage>.Failure($"{e.GetType().Name}: {e.Message}")).ToList(); }
                     for (var i = 0; i < batch.Length; i++)
                     {
@@ -96,7 +102,7 @@ internal static class GenerateStage
                 cache.TryGet(KeyOf(r), out var record);
                 var target = Path.Combine(outDir, id + ".png");
                 File.Copy(record!["file"]!.GetValue<string>(), target, overwrite: true);
-                File.WriteAllText(Path.ChangeExtension(target, ".json"), record["provenance"]?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) ?? "{}");
+                File.WriteAllText(Path.ChangeExtension(target, ".json"), SecretValues.Redact(record["provenance"])?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) ?? "{}");
                 paths.Add(ctx.Store.Relative(target)); errors.Add(null);
                 var tags = new Dictionary<string, string>(r.Tags) { ["generator"] = info.Name };
                 ctx.Output.Images.Add(ImageRef.FromFile(id, target).WithTags(tags));

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using BiasBench.Abstractions;
 using static BiasBench.Host.Runs.ExperimentRunner;
@@ -110,6 +111,11 @@ internal static class ItemPipeline
                 return (r, null);
             }
             catch (OperationCanceledException) { throw; }
+            catch (ExternalException e) when (NativeFailures.IsResourceExhaustion(e))
+            {
+                // Out of (GPU) memory is not the item's fault: stop the stage with advice; finished items are already cached.
+                throw NativeFailures.StageError(ctx.Stage.Id, componentName, batch.Count, e);
+            }
             catch (Exception e)
             {
                 var error = $"{componentName} failed: {e.GetType().Name}: {e.Message}";

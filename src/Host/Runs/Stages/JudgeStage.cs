@@ -17,7 +17,7 @@ internal static class JudgeStage
         {
             using var judges = ComponentWorkers<IJudge>.Create(ctx, component); // one per device worker
             var info = judges.Info(j => j.Info);
-            var configKey = ResultCache.Key("judge", info.Name, info.Version, ResultCache.CanonicalJson(component.Options));
+            var configKey = ctx.ConfigurationKey("judge", component, info.Name, info.Version, info.WeightsChecksum, string.Join("\n", info.Labels));
             using var cache = ctx.OpenCache("judgements", info.Name, configKey);
             var results = await ItemPipeline.RunAsync(ctx, info.Name, items, cache, judges.BatchSize(ctx.Stage.BatchSize, j => j.PreferredBatchSize), judges,
                 async (judge, batch, token) =>

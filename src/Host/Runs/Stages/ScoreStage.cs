@@ -31,7 +31,7 @@ internal static class ScoreStage
             using var models = ComponentWorkers<IRewardModel>.Create(ctx, component); // one per device worker
             var info = models.Info(m => m.Info);
             ctx.Output.RewardModels[info.Name] = info;
-            var configKey = ResultCache.Key("score", info.Name, info.Version, info.WeightsChecksum, info.Preprocessing, ResultCache.CanonicalJson(component.Options));
+            var configKey = ctx.ConfigurationKey("score", component, info.Name, info.Version, info.WeightsChecksum, info.Preprocessing);
             using var cache = ctx.OpenCache("scores", info.Name, configKey);
             var results = await ItemPipeline.RunAsync(ctx, info.Name, items, cache, models.BatchSize(ctx.Stage.BatchSize, m => m.PreferredBatchSize), models,
                 async (model, batch, token) =>

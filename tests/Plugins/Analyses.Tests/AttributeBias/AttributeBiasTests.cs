@@ -126,6 +126,53 @@ public class AttributeBiasTests
     }
 
     [Fact]
+    public async Task Fisher_z_intervals_of_every_correlation_and_partial_correlation_match_the_fixture()
+    {
+        var expected = Fixtures.Json("stats/expected_effects.json").RootElement.GetProperty("celeba");
+        var fisher = expected.GetProperty("fisher_z");
+        var rewards = Expect.Objects(fisher).Select(r => r.Name).ToList();
+        var attributes = Expect.Objects(fisher.GetProperty(rewards[0])).Select(a => a.Name).ToList();
+        var partialKey = expected.EnumerateObject().Single(p => p.Name.StartsWith("partial_", StringComparison.Ordinal) && p.Name.EndsWith("_fisher_z", StringComparison.Ordinal)).Name;
+        var target = AttributeNamed(attributes, partialKey["partial_".Length..^"_fisher_z".Length]);
+        var sets = Expect.Objects(expected.GetProperty(partialKey).GetProperty(rewards[0]))
+            .Select(s => s.Name.StartsWith("all_other_", StringComparison.Ordinal) ? new List<string> { "all" } : s.Name.Split('+').ToList()).ToList();
+        var input = Csv.Read(Fixtures.File(ScoresCsv));
+        Assert.Equal(expected.GetProperty("n").GetInt32(), input.RowCount);
+        var result = await Run(input, new AttributeBiasOptions
+        {
+            Rewards = rewards, Attributes = attributes, Target = target, CovariateSets = sets, StratifyBy = "none", Bootstrap = { Resamples = 0 },
+        });
+
+        var corr = Table(result, "attribute_correlations");
+        var checks = 0;
+        foreach (var reward in Expect.Objects(fisher))
+        foreach (var attribute in Expect.Objects(reward.Value))
+        {
+            var r = Expect.Row(corr, ("reward", reward.Name), ("attribute", attribute.Name));
+            var ci = attribute.Value.GetProperty("fisher_ci95");
+            Assert.Equal("fisher_z", corr.Text("ci_method")[r]);
+            Expect.Close(attribute.Value.GetProperty("pearson").GetDouble(), Expect.Num(corr, "pearson_r", r), $"{reward.Name} x {attribute.Name} r");
+            Expect.Close(ci[0].GetDouble(), Expect.Num(corr, "ci_low", r), $"{reward.Name} x {attribute.Name} Fisher-z low");
+            Expect.Close(ci[1].GetDouble(), Expect.Num(corr, "ci_high", r), $"{reward.Name} x {attribute.Name} Fisher-z high");
+            checks++;
+        }
+        Assert.Equal(rewards.Count * attributes.Count, checks);
+
+        var partial = Table(result, "partial_correlations");
+        foreach (var reward in Expect.Objects(expected.GetProperty(partialKey)))
+        foreach (var set in Expect.Objects(reward.Value))
+        {
+            var r = Expect.Row(partial, ("reward", reward.Name), ("covariate_set", set.Name));
+            var what = $"partial {reward.Name} | {set.Name}";
+            Assert.Equal(set.Value.GetProperty("k").GetInt32(), (int)Expect.Num(partial, "k", r));
+            Expect.Close(set.Value.GetProperty("r").GetDouble(), Expect.Num(partial, "partial_r", r), what + " r");
+            var ci = set.Value.GetProperty("fisher_ci95");
+            Expect.Close(ci[0].GetDouble(), Expect.Num(partial, "ci_low", r), what + " Fisher-z low");
+            Expect.Close(ci[1].GetDouble(), Expect.Num(partial, "ci_high", r), what + " Fisher-z high");
+        }
+    }
+
+    [Fact]
     public async Task Two_tables_joined_by_id_give_the_same_numbers_and_report_unmatched_rows()
     {
         var full = Synthetic(400, seed: 3);
@@ -342,9 +389,9 @@ public class AttributeBiasTests
                 Assert.NotEqual(ta.Numeric("ci_low")[i], tc.Numeric("ci_low")[i]);
                 var est = ta.Numeric(estimate)[i];
                 Assert.InRange(est, ta.Numeric("ci_low")[i], ta.Numeric("ci_high")[i]);
-                // Close to the Fisher-z interval of the same width scale.
-                var (lo, hi) = AttributeBiasAnalysis.FisherCi(est, 500, name == "partial_correlations" ? (int)ta.Numeric("k")[i] : 0, 0.95);
-                Assert.InRange(ta.Numeric("ci_high")[i] - ta.Numeric("ci_low")[i], 0.5 * (hi - lo), 2 * (hi - lo));
+                // The width is of the order of the textbook large-sample one, 2 z (1 - r^2) / sqrt(n) (an independent yardstick).
+                var approximate = 2 * 1.959964 * (1 - est * est) / Math.Sqrt(500);
+                Assert.InRange(ta.Numeric("ci_high")[i] - ta.Numeric("ci_low")[i], 0.5 * approximate, 2 * approximate);
             }
         }
         // Other attributes keep Fisher-z intervals.
@@ -357,23 +404,25 @@ public class AttributeBiasTests
     {
         // 202,599 rows x 40 attributes x 3 rewards (the fixture tiled to CelebA's size); bootstrap off.
         var source = Csv.Read(Fixtures.File(ScoresCsv));
-        const int n = 202_599;
+        var section = Expect.Objects(Fixtures.Json("stats/expected_stats.json").RootElement).First(s => s.Value.TryGetProperty("rewards", out _)).Value;
+        var rewards = section.GetProperty("rewards").EnumerateArray().Select(e => e.GetString()!).ToList();
+        const int n = 202_599; // full CelebA
         var big = new DataTable("celeba_full");
         foreach (var column in source.Columns.Where(c => c.IsNumeric))
         {
             var v = ((NumericColumn)column).Values; var tiled = new double[n];
             var jitter = new Random(column.Name.Length);
-            for (var i = 0; i < n; i++) tiled[i] = v[i % v.Length] + (column.Name is "hps" or "pick_score" or "image_reward" ? 1e-3 * jitter.NextDouble() : 0);
+            for (var i = 0; i < n; i++) tiled[i] = v[i % v.Length] + (rewards.Contains(column.Name) ? 1e-3 * jitter.NextDouble() : 0);
             big.Add(column.Name, tiled);
         }
-        var options = new AttributeBiasOptions { Bootstrap = { Resamples = 0 } };
+        var options = new AttributeBiasOptions { Rewards = rewards, Bootstrap = { Resamples = 0 } };
         var inputs = new AnalysisInputs(new Dictionary<string, DataTable> { ["scores"] = big });
         // Speed is measured by the BenchmarkDotNet benchmark (benchmarks/), not here; this checks the full-size path works.
         var log = new CapturingLogger();
         var result = await new AttributeBiasAnalysis(options).RunAsync(inputs, log, TestContext.Current.CancellationToken);
         Assert.Equal(n, (int)Table(result, "ols_fit").Numeric("n")[0]);
         foreach (var line in log.Lines) TestContext.Current.TestOutputHelper?.WriteLine(line);
-        Assert.Equal(3 * (source.Columns.Count(c => c.IsNumeric) - 3), Table(result, "attribute_correlations").RowCount);
+        Assert.Equal(rewards.Count * (source.Columns.Count(c => c.IsNumeric) - rewards.Count), Table(result, "attribute_correlations").RowCount);
     }
 
     // ---- helpers ----

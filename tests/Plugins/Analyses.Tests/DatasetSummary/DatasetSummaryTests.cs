@@ -30,11 +30,12 @@ public class DatasetSummaryTests
             Expect.Close(g.Value.GetDouble(), summary.Numeric("mean")[Expect.Row(summary, ("group", g.Name))], $"mean {g.Name}");
         Expect.Close(expected.GetProperty("anova_F").GetDouble(), tests.Numeric("anova_f")[0], "ANOVA F");
         Expect.Close(expected.GetProperty("kruskal_H").GetDouble(), tests.Numeric("kruskal_h")[0], "Kruskal H");
-        // pandas' std (ddof=1) or numpy's (ddof=0): the fixture states one of them; ours is ddof=1.
-        var sd = summary.Numeric("sd")[all]; var n = summary.Numeric("n")[all];
-        var expectedSd = expected.GetProperty("std").GetDouble();
-        Assert.True(Math.Abs(sd - expectedSd) <= 1e-6 * expectedSd || Math.Abs(sd * Math.Sqrt((n - 1) / n) - expectedSd) <= 1e-6 * expectedSd,
-            $"std: expected {expectedSd}, got {sd} (ddof=1)");
+        // The table's sd is the sample standard deviation (ddof = 1, pandas' default), and so is the fixture's 'std'.
+        Expect.Close(expected.GetProperty("std").GetDouble(), summary.Numeric("sd")[all], "std (ddof=1)");
+        Assert.Contains("ddof=1", summary.Caption, StringComparison.Ordinal);
+        var effects = Fixtures.Json("stats/expected_effects.json").RootElement.GetProperty("scut");
+        Assert.Equal(effects.GetProperty("n").GetInt32(), (int)tests.Numeric("n")[0]);
+        Expect.Close(effects.GetProperty("eta_squared").GetDouble(), tests.Numeric("eta_squared")[0], "eta squared");
         Assert.Single(result.Findings);
     }
 

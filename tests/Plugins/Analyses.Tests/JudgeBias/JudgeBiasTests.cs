@@ -31,6 +31,18 @@ public class JudgeBiasTests
             var r = Expect.Row(coef, ("term", or.Name["odds_ratio_".Length..]));
             Expect.Close(or.Value.GetDouble(), coef.Numeric("odds_ratio")[r], or.Name);
         }
+        // 95% Wald intervals of the coefficients and of the odds ratios (expected_effects.json).
+        var effects = Fixtures.Json("stats/expected_effects.json").RootElement.GetProperty("logit_judged_real");
+        var intervals = 0;
+        foreach (var (json, low, high) in new[] { ("params_ci95", "ci_low", "ci_high"), ("odds_ratio_ci95", "or_low", "or_high") })
+        foreach (var term in effects.GetProperty(json).EnumerateObject())
+        {
+            var r = Expect.Row(coef, ("term", term.Name));
+            Expect.Close(term.Value[0].GetDouble(), coef.Numeric(low)[r], $"{json} {term.Name} low");
+            Expect.Close(term.Value[1].GetDouble(), coef.Numeric(high)[r], $"{json} {term.Name} high");
+            intervals++;
+        }
+        Assert.Equal(2 * coef.RowCount, intervals);
         var fit = result.Tables.Single(t => t.Name == "judge_logit_fit");
         Expect.Close(expected.GetProperty("llf").GetDouble(), fit.Numeric("log_likelihood")[0], "llf");
         Assert.Contains(predictors[0], result.Findings.Single().Text);

@@ -78,6 +78,54 @@ public class PromptConditionEffectTests
         Assert.All(result.Figures, f => Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, f.Png[..4]));
     }
 
+    /// <summary>The hackathon score tables named in expected_effects.json (entries with paired_* effect sizes).</summary>
+    public static TheoryData<string> EffectTables()
+    {
+        var data = new TheoryData<string>();
+        var root = Fixtures.Root;
+        var path = root is null ? null : Path.Combine(root, "stats", "expected_effects.json");
+        if (path is null || !File.Exists(path)) { data.Add("<missing expected_effects.json>"); return data; }
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        foreach (var table in Expect.Objects(doc.RootElement))
+            if (Expect.Objects(table.Value).Any(r => r.Value.EnumerateObject().Any(p => p.Name.StartsWith("paired_", StringComparison.Ordinal))))
+                data.Add(table.Name);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(EffectTables))]
+    public async Task Effect_sizes_and_intervals_match_scipy(string tableName)
+    {
+        var expected = Fixtures.Json("stats/expected_effects.json").RootElement.GetProperty(tableName);
+        var input = await LoadHackathon(Fixtures.Data(Path.Combine("hackathon", tableName)));
+        Assert.Equal(expected.GetProperty("n").GetInt32(), input.RowCount);
+        var result = await new PromptConditionEffectAnalysis(new PromptConditionEffectOptions())
+            .RunAsync(new AnalysisInputs(new Dictionary<string, DataTable> { [tableName] = input }), NullLogger.Instance, TestContext.Current.CancellationToken);
+        var paired = result.Tables.Single(t => t.Name == "paired_differences");
+        var trend = result.Tables.Single(t => t.Name == "condition_trend");
+        var levels = ConditionByLevel(input);
+        var checks = 0;
+        foreach (var reward in Expect.Objects(expected))
+        {
+            foreach (var p in reward.Value.EnumerateObject().Where(p => p.Name.StartsWith("paired_", StringComparison.Ordinal)))
+            {
+                var parts = p.Name.Split('_'); // paired_<b>_vs_<a>: differences b - a
+                var r = Expect.Row(paired, ("reward", reward.Name), ("condition_a", levels[int.Parse(parts[3], CultureInfo.InvariantCulture)]),
+                    ("condition_b", levels[int.Parse(parts[1], CultureInfo.InvariantCulture)]));
+                var what = $"{tableName} {reward.Name} {p.Name}";
+                Assert.Equal(p.Value.GetProperty("n_pairs").GetInt32(), (int)Expect.Num(paired, "n_pairs", r));
+                Expect.Close(p.Value.GetProperty("cohens_dz").GetDouble(), Expect.Num(paired, "cohens_dz", r), what + " d_z");
+                var ci = p.Value.GetProperty("mean_diff_ci95_t");
+                Expect.Close(ci[0].GetDouble(), Expect.Num(paired, "ci_low", r), what + " t interval low");
+                Expect.Close(ci[1].GetDouble(), Expect.Num(paired, "ci_high", r), what + " t interval high");
+                checks++;
+            }
+            Expect.Close(reward.Value.GetProperty("kendalls_w").GetDouble(), Expect.Num(trend, "kendall_w", Expect.Row(trend, ("reward", reward.Name))),
+                $"{tableName} {reward.Name} Kendall's W");
+        }
+        Assert.True(checks > 0, $"expected_effects.json has no paired entries under '{tableName}'.");
+    }
+
     [Fact]
     public async Task Warns_when_prompt_dependent_scores_are_compared_across_prompts()
     {

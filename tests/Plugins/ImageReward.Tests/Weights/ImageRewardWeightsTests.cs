@@ -140,9 +140,11 @@ public sealed class ImageRewardWeightsTests : IDisposable
     public void The_release_layout_med_config_plus_state_dict_loads()
     {
         using var fixture = ImageRewardFixture.Load();
-        // A med_config.json is a BertConfig at top level; its encoder_width is replaced by the ViT width (BLIP_Pretrain).
+        // A med_config.json is a BertConfig at top level; its encoder_width (768 in the release file) is replaced by the
+        // ViT width (BLIP_Pretrain). A width this fixture's ViT does not have shows the replacement whatever its size.
+        var expectedConfig = ImageRewardConfig.Load(fixture.ConfigFile);
         var text = JsonNode.Parse(File.ReadAllText(fixture.ConfigFile))!["text"]!.AsObject();
-        text["encoder_width"] = 768;
+        text["encoder_width"] = expectedConfig.Vision.EmbedDim * 2 + 1;
         var medConfig = Path.Combine(_temp, "med_config.json");
         File.WriteAllText(medConfig, text.ToJsonString());
 
