@@ -113,14 +113,16 @@ public class ShardedProcessTests
     {
         var dir = TestApp.TempDir();
         var config = Setup(dir);
-        var ids = File.ReadAllLines(Path.Combine(dir, "sdxl_subset.csv")).Skip(1).Select(l => l.Split(',')[0].Split('\\').Last(s => s.Length > 0)).ToList();
-        var images = ids.Count;
         var c = ExperimentConfigLoader.Load(config);
 
         // The reference: one process, its own cache.
         await using (var app = await TestApp.StartAsync(Path.Combine(dir, "single"), [SamplePlugin.Directory]))
             await app.RunAsync(c, app.Plan(c), false, CancellationToken.None);
         var single = Directory.GetDirectories(Path.Combine(dir, "single")).Single(d => !d.EndsWith(".cache"));
+        // The image ids as the data stage made them (the first CSV column of the score table).
+        var ids = File.ReadAllLines(Path.Combine(single, "tables", "entropy.csv")).Skip(1).Select(l => l.Split(',')[0]).ToList();
+        var images = ids.Count;
+        Assert.Equal(3 * Seeds, images);
 
         var runs = Path.Combine(dir, "runs");
         var cache = Path.Combine(dir, "cache");

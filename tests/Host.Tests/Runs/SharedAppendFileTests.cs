@@ -6,7 +6,7 @@ namespace BiasBench.Host.Tests.Runs;
 public class SharedAppendFileTests
 {
     [Fact]
-    public void A_torn_last_line_is_closed_before_the_next_record()
+    public void A_torn_line_is_dropped_when_read_and_closed_when_another_process_leaves_one_behind()
     {
         var file = Path.Combine(TestApp.TempDir(), "c.jsonl");
         File.WriteAllText(file, "{\"k\":\"a\",\"v\":1}\n{\"k\":\"b\",\"v\""); // a writer killed mid-line
@@ -14,12 +14,15 @@ public class SharedAppendFileTests
         {
             Assert.Equal(1, cache.Count);
             Assert.Equal(1, cache.CorruptLines);
+            Assert.Equal(["{\"k\":\"a\",\"v\":1}"], File.ReadAllLines(file)); // repaired in place
+            // Another process, appending to the same file, is killed mid-line while this one has it open.
+            using (var other = new FileStream(file, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) other.Write("{\"k\":\"x\""u8);
             cache.Put("c", JsonValue.Create(3));
         }
-        var lines = File.ReadAllLines(file);
-        Assert.Equal(["{\"k\":\"a\",\"v\":1}", "{\"k\":\"b\",\"v\"", "{\"k\":\"c\",\"v\":3}"], lines);
+        Assert.Equal(["{\"k\":\"a\",\"v\":1}", "{\"k\":\"x\"", "{\"k\":\"c\",\"v\":3}"], File.ReadAllLines(file)); // c on its own line
         using var again = new ResultCache(file);
         Assert.True(again.TryGet("c", out var c) && c!.GetValue<int>() == 3);
+        Assert.Equal((2, 1), (again.Count, again.CorruptLines));
     }
 
     [Fact]
