@@ -123,14 +123,14 @@ public static class Bootstrap
         int jackknifeGroups = MaxJackknifeGroups)
     {
         Correlation.Check(x, y);
-        return Statistic(x.Length, idx =>
+        if (correlation == CorrelationMethod.Spearman)
         {
-            var xs = Gather(x, idx);
-            var ys = Gather(y, idx);
-            return correlation == CorrelationMethod.Spearman
-                ? Correlation.PearsonR(Ranking.AverageRanks(xs), Ranking.AverageRanks(ys), "rank(x)", "rank(y)")
-                : Correlation.PearsonR(xs, ys);
-        }, resamples, method, confidence, jackknifeGroups);
+            // Ranks of each resample by counting over the columns' sorted levels: O(n) per resample, same ranks as sorting.
+            var (rx, ry) = (RankLevels.Of(x), RankLevels.Of(y));
+            return Statistic(x.Length, idx => Correlation.PearsonR(rx.AverageRanks(idx), ry.AverageRanks(idx), "rank(x)", "rank(y)"),
+                resamples, method, confidence, jackknifeGroups);
+        }
+        return Statistic(x.Length, idx => Correlation.PearsonR(Gather(x, idx), Gather(y, idx)), resamples, method, confidence, jackknifeGroups);
     }
 
     /// <summary>Bootstrap CI of the partial correlation of x and y given the covariates (rows resampled jointly).</summary>

@@ -23,6 +23,9 @@ public sealed class AnalysesPlugin : IBiasBenchPlugin
         registrar.AddAnalysis<JudgeBias.JudgeBiasOptions>("judge-bias", Version,
             "Logistic regression of a judge's binary verdict on attractiveness and covariates: coefficients, SEs, p-values, odds ratios with CIs.",
             (_, o) => new JudgeBias.JudgeBiasAnalysis(o));
+        registrar.AddAnalysis<RatingCorrelation.RatingCorrelationOptions>(RatingCorrelation.RatingCorrelationAnalysis.AnalysisName, Version,
+            "A continuous human rating (e.g. SCUT-FBP5500 beauty) against each reward: Pearson/Spearman with Fisher-z and bootstrap intervals per group and pooled, group-adjusted partial r, Fisher z tests between groups, HC3 slope, scatter grid.",
+            (_, o) => new RatingCorrelation.RatingCorrelationAnalysis(o));
         registrar.AddAnalysis<DatasetSummary.DatasetSummaryOptions>("dataset-summary", Version,
             "Group means, one-way ANOVA F and Kruskal-Wallis H (e.g. SCUT-FBP5500 by AF/AM/CF/CM).",
             (_, o) => new DatasetSummary.DatasetSummaryAnalysis(o));

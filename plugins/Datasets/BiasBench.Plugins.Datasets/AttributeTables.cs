@@ -6,14 +6,14 @@ namespace BiasBench.Plugins.Datasets;
 
 public sealed class CelebAAttributesOptions
 {
-    /// <summary>CelebA's list_attr_celeba.txt (count line, 40 names, +-1 values; CRLF).</summary>
-    [Required] public string? Path { get; set; }
+    /// <summary>CelebA's list_attr_celeba.txt (count line, 40 names, +-1 values; CRLF), or CelebAMask-HQ-attribute-anno.txt (same layout).</summary>
+    [Required, MissingPathHint(DataHints.CelebAAttributes)] public string? Path { get; set; }
 
     /// <summary>Accept a file with fewer rows than its count line declares (e.g. the first 20,000 images).</summary>
     public bool AllowPartial { get; set; }
 
     /// <summary>Optional folder with the images (img_align_celeba / CelebA-HQ), matched by file name, to score them.</summary>
-    public string? ImagesDirectory { get; set; }
+    [MissingPathHint(DataHints.CelebAImages)] public string? ImagesDirectory { get; set; }
 
     /// <summary>Prompt attached to every image for scoring (e.g. "a photo of a face").</summary>
     public string? Prompt { get; set; }
@@ -27,7 +27,7 @@ public sealed class CelebAAttributesDataset(CelebAAttributesOptions options) : I
     public Task<DatasetContent> LoadAsync(CancellationToken cancellationToken)
     {
         var table = CelebAAttributes.Read(options.Path!, options.AllowPartial);
-        var images = ImagesFor.Files(table, "file", options.ImagesDirectory, options.Prompt, options.Path!);
+        var images = ImagesFor.Files(table, "file", options.ImagesDirectory, options.Prompt, options.Path!, DataHints.CelebAImages);
         return Task.FromResult(new DatasetContent(images, table, "image_id"));
     }
 }
@@ -35,10 +35,10 @@ public sealed class CelebAAttributesDataset(CelebAAttributesOptions options) : I
 public sealed class ScutFbpOptions
 {
     /// <summary>SCUT-FBP5500's All_labels.txt, or a split file (train.txt / test.txt): "AF1.jpg 2.716667" per line.</summary>
-    [Required] public string? Path { get; set; }
+    [Required, MissingPathHint(DataHints.ScutLabels)] public string? Path { get; set; }
 
-    /// <summary>Optional folder with the SCUT-FBP5500 images (Images/), to score them.</summary>
-    public string? ImagesDirectory { get; set; }
+    /// <summary>Optional folder with the SCUT-FBP5500 images (Images/): each label row then yields its image, to score it.</summary>
+    [MissingPathHint(DataHints.ScutImages)] public string? ImagesDirectory { get; set; }
 
     public string? Prompt { get; set; }
 }
@@ -51,7 +51,7 @@ public sealed class ScutFbpDataset(ScutFbpOptions options) : IDataset
     public Task<DatasetContent> LoadAsync(CancellationToken cancellationToken)
     {
         var table = ScutFbpLabels.Read(options.Path!);
-        var images = ImagesFor.Files(table, "file", options.ImagesDirectory, options.Prompt, options.Path!);
+        var images = ImagesFor.Files(table, "file", options.ImagesDirectory, options.Prompt, options.Path!, DataHints.ScutImages);
         return Task.FromResult(new DatasetContent(images, table, "image_id"));
     }
 }
@@ -105,22 +105,49 @@ public sealed class ScoreTableDataset(ScoreTableOptions options) : IDataset
     }
 }
 
+/// <summary>Where the public face data sets are published and which of their files an option expects.</summary>
+internal static class DataHints
+{
+    public const string Scut = "SCUT-FBP5500 is published at https://github.com/HCIILAB/SCUT-FBP5500-Database-Release";
+    public const string ScutImages = Scut + "; images_directory expects the Images/ folder of its SCUT-FBP5500_v2 release (5,500 JPEGs, AF1.jpg ... CM750.jpg).";
+    public const string ScutLabels = Scut + "; path expects a label file from its train_test_files/ folder: All_labels.txt, or " +
+                                     "'split_of_60%training and 40%testing/test.txt' (or train.txt) for the official 60/40 split.";
+    public const string CelebA = "CelebA is published at https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html";
+    public const string CelebAImages = CelebA + "; images_directory expects its img_align_celeba/ folder (000001.jpg ...), or for CelebA-HQ the " +
+                                       "CelebA-HQ-img/ folder of CelebAMask-HQ (https://github.com/switchablenorms/CelebAMask-HQ).";
+    public const string CelebAAttributes = CelebA + "; path expects Anno/list_attr_celeba.txt, or for CelebA-HQ CelebAMask-HQ-attribute-anno.txt " +
+                                           "(https://github.com/switchablenorms/CelebAMask-HQ, same layout).";
+}
+
 internal static class ImagesFor
 {
-    /// <summary>Image references for the table's files inside <paramref name="directory"/> (none when no directory is given).</summary>
-    public static IReadOnlyList<ImageRef> Files(DataTable table, string fileColumn, string? directory, string? prompt, string source)
+    /// <summary>
+    /// Image references for the table's files inside <paramref name="directory"/> (none when no directory is given). Every
+    /// file must exist; otherwise the error counts the missing ones and ends with <paramref name="hint"/>.
+    /// </summary>
+    public static IReadOnlyList<ImageRef> Files(DataTable table, string fileColumn, string? directory, string? prompt, string source, string? hint = null)
     {
         if (directory is null) return [];
-        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"Images folder '{directory}' (for {source}) does not exist.");
+        var suffix = hint is null ? "" : " " + hint;
+        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"Images folder '{directory}' (for {source}) does not exist.{suffix}");
         var ids = table.Text("image_id").Values; var files = table.Text(fileColumn).Values;
         var images = new List<ImageRef>(ids.Length);
+        var missing = new List<string>();
         for (var r = 0; r < ids.Length; r++)
         {
             var file = Path.Combine(directory, files[r]!);
-            if (!File.Exists(file)) throw new FileNotFoundException($"{source}: image '{files[r]}' (data row {r + 1}) not found in {directory}.", file);
+            if (!File.Exists(file))
+            {
+                if (missing.Count < 3) missing.Add($"'{files[r]}' (data row {r + 1})");
+                else if (missing.Count == 3) missing.Add("...");
+                continue;
+            }
             var image = ImageRef.FromFile(ids[r]!, file);
             images.Add(prompt is null ? image : image.WithTags(new Dictionary<string, string> { ["prompt"] = prompt }));
         }
+        if (missing.Count > 0)
+            throw new FileNotFoundException($"{source}: {ids.Length - images.Count} of {ids.Length} images not found in {directory}: " +
+                                            $"{string.Join(", ", missing)}.{suffix}");
         return images;
     }
 }

@@ -95,7 +95,10 @@ public static class ExperimentValidator
             prop.SetValue(options, full);
             if (prop.GetCustomAttribute<OutputPathAttribute>() is not null) continue;
             if (!File.Exists(full) && !Directory.Exists(full))
-                problems.Add(new ConfigProblem(stage.OptionsLocation, $"option '{prefix}{key}' names '{value}', which does not exist (resolved to {full})."));
+            {
+                var hint = prop.GetCustomAttribute<MissingPathHintAttribute>() is { } h ? " " + h.Hint : "";
+                problems.Add(new ConfigProblem(stage.OptionsLocation, $"option '{prefix}{key}' names '{value}', which does not exist (resolved to {full}).{hint}"));
+            }
         }
     }
 

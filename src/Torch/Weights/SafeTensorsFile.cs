@@ -33,7 +33,9 @@ public sealed class SafeTensorsFile : IDisposable
 
     public static SafeTensorsFile Open(string path)
     {
-        var length = new FileInfo(path).Length;
+        // The size of the file itself: FileInfo.Length of a symlink (the Hugging Face cache's snapshots) is the link's own size.
+        var info = new FileInfo(path);
+        var length = (info.LinkTarget is null ? info : info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info).Length;
         if (length < 8) throw new InvalidDataException($"{path}: too short for a safetensors file ({length} bytes).");
         var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
         var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);

@@ -30,6 +30,30 @@ public class AttributeTablesTests
     }
 
     [Fact]
+    public async Task Scut_images_come_with_their_label_rows_and_missing_ones_are_counted_with_where_to_get_them()
+    {
+        var dir = Directory.CreateTempSubdirectory("bb-scut").FullName;
+        var labels = Path.Combine(dir, "All_labels.txt");
+        File.WriteAllText(labels, "AF1.jpg 2.5\r\nCM7.jpg 3.25\r\nAM2.jpg 1.75\r\n");
+        var images = Directory.CreateDirectory(Path.Combine(dir, "Images")).FullName;
+        var photo = Directory.GetFiles(Fixtures.Data("celeba/test_img"), "*.jpg").Order(StringComparer.Ordinal).First();
+        foreach (var name in new[] { "AF1.jpg", "CM7.jpg", "AM2.jpg" }) File.Copy(photo, Path.Combine(images, name));
+        var options = new ScutFbpOptions { Path = labels, ImagesDirectory = images, Prompt = "a photo of a face" };
+
+        var content = await new ScutFbpDataset(options).LoadAsync(Ct);
+        Assert.Equal(["AF1", "CM7", "AM2"], content.Images.Select(i => i.Id).ToArray());
+        Assert.Equal(content.Table.Text("image_id").Values, content.Images.Select(i => i.Id).ToArray());
+        Assert.All(content.Images, i => Assert.Equal("a photo of a face", i.Tags["prompt"]));
+
+        File.Delete(Path.Combine(images, "CM7.jpg"));
+        var missing = await Assert.ThrowsAsync<FileNotFoundException>(() => new ScutFbpDataset(options).LoadAsync(Ct));
+        Assert.Contains("1 of 3 images not found", missing.Message);
+        Assert.Contains("'CM7.jpg' (data row 2)", missing.Message);
+        Assert.Contains("https://github.com/HCIILAB/SCUT-FBP5500-Database-Release", missing.Message);
+        Assert.Contains("Images/", missing.Message);
+    }
+
+    [Fact]
     public async Task Score_table_keeps_requested_columns_and_names_missing_ones()
     {
         var path = Fixtures.File("stats/celeba_synthetic_scores.csv");

@@ -134,6 +134,22 @@ public class SafeTensorsFileTests : IDisposable
     }
 
     [Fact]
+    public void A_symlinked_file_is_read_through_the_link()
+    {
+        // The Hugging Face cache's snapshots/<commit>/model.safetensors is a relative symlink to blobs/<sha256>.
+        var blobs = Directory.CreateDirectory(Path.Combine(_dir.FullName, "blobs"));
+        var blob = WriteRaw(Path.Combine("blobs", "0123abcd"), """{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""",
+            BitConverter.GetBytes(1.5f).Concat(BitConverter.GetBytes(-2f)).ToArray());
+        var snapshot = Directory.CreateDirectory(Path.Combine(_dir.FullName, "snapshots", "abc"));
+        var link = Path.Combine(snapshot.FullName, "model.safetensors");
+        File.CreateSymbolicLink(link, Path.Combine("..", "..", "blobs", Path.GetFileName(blob)));
+        using var file = SafeTensorsFile.Open(link);
+        using var w = file.Load("w");
+        Assert.Equal([1.5f, -2f], w.data<float>().ToArray());
+        Assert.True(blobs.Exists);
+    }
+
+    [Fact]
     public void Bad_lengths_give_clear_errors()
     {
         var tooShort = Path.Combine(_dir.FullName, "short.safetensors");

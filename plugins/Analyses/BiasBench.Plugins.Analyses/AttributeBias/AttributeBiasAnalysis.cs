@@ -328,13 +328,7 @@ public sealed class AttributeBiasAnalysis(AttributeBiasOptions options) : IAnaly
     }
 
     /// <summary>Fisher-z interval of a (partial) correlation: tanh(atanh r ± z / sqrt(n - 3 - k)).</summary>
-    public static (double Low, double High) FisherCi(double r, int n, int k, double confidence)
-    {
-        if (double.IsNaN(r) || n - 3 - k < 1) return (double.NaN, double.NaN);
-        var z = Math.Atanh(Math.Clamp(r, -1 + 1e-15, 1 - 1e-15));
-        var half = Distributions.NormalQuantile(1 - (1 - confidence) / 2) / Math.Sqrt(n - 3 - k);
-        return (Math.Tanh(z - half), Math.Tanh(z + half));
-    }
+    public static (double Low, double High) FisherCi(double r, int n, int k, double confidence) => FisherZ.Interval(r, n, k, confidence);
 
     /// <summary>Numeric stratum labels in numeric order, text ones ordinally.</summary>
     private sealed class StratumOrder : IComparer<string?>

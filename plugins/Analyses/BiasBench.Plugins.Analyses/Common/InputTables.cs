@@ -40,15 +40,26 @@ public static class InputTables
             var rows = keepIds.Select(id => k.Index[id]).ToList();
             foreach (var column in k.Table.Columns)
             {
+                var selected = column.Select(rows);
                 if (joined.Contains(column.Name))
                 {
                     if (column.Name == idColumn) continue;
-                    throw new InvalidDataException($"Column '{column.Name}' appears in more than one input ('{k.Stage}' and an earlier one); rename it before joining.");
+                    // Several score stages over the same images each carry e.g. the prompt: equal copies are kept once.
+                    if (SameCells(joined[column.Name], selected)) continue;
+                    throw new InvalidDataException($"Column '{column.Name}' appears in more than one input ('{k.Stage}' and an earlier one) with different values; rename it before joining.");
                 }
-                joined.Add(column.Select(rows));
+                joined.Add(selected);
             }
         }
         return joined;
+    }
+
+    private static bool SameCells(DataColumn a, DataColumn b)
+    {
+        if (a.IsNumeric != b.IsNumeric || a.Length != b.Length) return false;
+        for (var r = 0; r < a.Length; r++)
+            if (a.FormatCell(r) != b.FormatCell(r)) return false;
+        return true;
     }
 
     private static string?[] Keys(DataTable t, string idColumn) => t[idColumn] switch
