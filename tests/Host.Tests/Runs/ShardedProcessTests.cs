@@ -109,15 +109,14 @@ public class ShardedProcessTests
     }
 
     [Fact]
-    public async Task Shards_with_one_killed_and_rerun_merge_into_the_tables_of_one_process()
+    public void Shards_with_one_killed_and_rerun_merge_into_the_tables_of_one_process()
     {
         var dir = TestApp.TempDir();
         var config = Setup(dir);
-        var c = ExperimentConfigLoader.Load(config);
 
-        // The reference: one process, its own cache.
-        await using (var app = await TestApp.StartAsync(Path.Combine(dir, "single"), [SamplePlugin.Directory]))
-            await app.RunAsync(c, app.Plan(c), false, CancellationToken.None);
+        // The reference: one process, its own cache (a CLI process too: the host's secret registry is per process).
+        var reference = RunToEnd(dir, "run", config, "--runs-dir", Path.Combine(dir, "single"), "--device", "cpu");
+        Assert.True(reference.ExitCode == 0, reference.Output);
         var single = Directory.GetDirectories(Path.Combine(dir, "single")).Single(d => !d.EndsWith(".cache"));
         // The image ids as the data stage made them (the first CSV column of the score table).
         var ids = File.ReadAllLines(Path.Combine(single, "tables", "entropy.csv")).Skip(1).Select(l => l.Split(',')[0]).ToList();

@@ -19,6 +19,7 @@ internal sealed class ComponentWorkers<T> : IDisposable where T : class, IDispos
     private readonly JsonNode? _recordedInfo;
     private readonly Dictionary<string, (string Error, JsonNode? Value)> _failures = new(StringComparer.Ordinal);
     private readonly int[] _itemsPerWorker;
+    private readonly bool _recordFailures;
 
     private ComponentWorkers(StageContext ctx, PlannedComponent component, List<T> instances, IReadOnlyList<string> devices,
         JsonNode? recordedInfo, IReadOnlyDictionary<string, (string Error, JsonNode? Value)> recordedFailures)
@@ -28,6 +29,7 @@ internal sealed class ComponentWorkers<T> : IDisposable where T : class, IDispos
         _recordedInfo = recordedInfo;
         _recordedFailures = recordedFailures;
         _itemsPerWorker = new int[Math.Max(1, devices.Count)];
+        _recordFailures = ctx.Scale.Role == RunRole.Shard; // the merge needs them; a single run reports them in its tables
         _record = new JsonObject
         {
             ["index"] = ctx.Planned.Components.ToList().IndexOf(component),
@@ -71,7 +73,7 @@ internal sealed class ComponentWorkers<T> : IDisposable where T : class, IDispos
         if (Merging)
             return _recordedInfo.Deserialize<TInfo>(InfoJson) ?? throw new InvalidOperationException($"The shards recorded no info for '{_record["name"]}'.");
         var info = read(_instances[0]);
-        _record["info"] = JsonSerializer.SerializeToNode(info, InfoJson);
+        _record["info"] = Configuration.SecretValues.Redact(JsonSerializer.SerializeToNode(info, InfoJson));
         return info;
     }
 
@@ -93,9 +95,10 @@ internal sealed class ComponentWorkers<T> : IDisposable where T : class, IDispos
 
     public void Dispose()
     {
-        lock (_failures)
-            _record["failures"] = new JsonObject(_failures.OrderBy(kv => kv.Key, StringComparer.Ordinal)
-                .Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)new JsonObject { ["error"] = kv.Value.Error, ["value"] = kv.Value.Value?.DeepClone() })));
+        if (_recordFailures)
+            lock (_failures)
+                _record["failures"] = Configuration.SecretValues.Redact(new JsonObject(_failures.OrderBy(kv => kv.Key, StringComparer.Ordinal)
+                    .Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)new JsonObject { ["error"] = kv.Value.Error, ["value"] = kv.Value.Value?.DeepClone() }))));
         if (!Merging)
             _record["workers"] = new JsonArray(Devices.Select((d, w) => (JsonNode)new JsonObject { ["device"] = d, ["items"] = _itemsPerWorker[w] }).ToArray());
         foreach (var instance in _instances) instance.Dispose();
