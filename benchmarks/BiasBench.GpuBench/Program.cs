@@ -12,9 +12,12 @@ using static TorchSharp.torch;
 //   BiasBench.GpuBench image  --preset vit-h14|tiny [--layout hf|open-clip] --batch 64,256 --dtype bf16|fp16|fp32 --device cuda|cpu [--iterations 20] [--json out.json]
 //   BiasBench.GpuBench pairs  --preset vit-h14|tiny --batch 64 --dtype fp16 ...        (image + text per pair, HPSv2 style)
 //   BiasBench.GpuBench e2e    --images DIR --preset vit-h14|tiny --batch 64 --dtype bf16 [--pipeline staged|legacy] [--repeat R] [--jpeg-dct-scaling] ... (decode + PIL preprocess on all cores + network)
+//   BiasBench.GpuBench resnet-infer|resnet-train --preset resnet18|tiny --batch 256 --dtype bf16|fp32 --device cuda|cpu  (ResNetBench.cs)
+//   BiasBench.GpuBench decode --images DIR [--preprocess pil|hps|tensor] [--threads N] [--rounds 3]  (CPU only: decode + preprocess)
+//   BiasBench.GpuBench ddpm   --preset celebahq-256|tiny --batch 16 --dtype bf16 ...   (UNet2DModel; see DiffusionBench.cs)
+//   BiasBench.GpuBench sd     --preset sd15|tiny --batch 4 --dtype fp16 ...            (SD 1.5 UNet with CFG, text encoder, VAE)
 //   BiasBench.GpuBench imagereward --preset imagereward|tiny [--med-config med_config.json] --batch 64 --dtype fp16 ...  (BLIP ViT-L + BERT pairs)
 //   every network mode: [--warmup 3] [--marker] (a marker kernel before and after the timed iterations, for scripts/profile.sh)
-//   BiasBench.GpuBench decode --images DIR [--preprocess pil|hps|tensor] [--threads N] [--rounds 3]  (CPU only: decode + preprocess)
 //   BiasBench.GpuBench dct --images DIR [--model CLIP_DIR --bpe bpe_simple_vocab_16e6.txt.gz]  (CPU: what jpeg_dct_scaling saves and costs)
 //   BiasBench.GpuBench breakdown --images DIR [--rounds 2]   (CPU only: time and allocations of each step, GC share on all cores)
 // Weights are random (same shapes as PickScore / HPSv2 ViT-H/14); TorchSharp has no autocast, so the model is cast to
@@ -29,9 +32,12 @@ string Arg(string name, string fallback)
 if (mode == "dct") return DctScalingBench.Run(Arg("images", "."), int.Parse(Arg("size", "224"), CultureInfo.InvariantCulture),
     Arg("model", "") is { Length: > 0 } m ? m : null, Arg("bpe", "") is { Length: > 0 } b ? b : null, int.Parse(Arg("rounds", "2"), CultureInfo.InvariantCulture));
 if (mode == "breakdown") return PipelineBench.Breakdown(Arg("images", "."), int.Parse(Arg("rounds", "2"), CultureInfo.InvariantCulture));
+if (mode is "resnet-infer" or "resnet-train") return ResNetBench.Run(mode, args);
 if (mode == "decode") return DecodeOnly(Arg("images", "."), Arg("preprocess", "pil"),
     int.Parse(Arg("threads", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
     int.Parse(Arg("rounds", "3"), CultureInfo.InvariantCulture));
+
+if (mode is "ddpm" or "sd") return DiffusionBench.Run(mode, args);
 
 var info = TorchBackend.EnsureInitialized();
 var device = TorchBackend.ResolveDevice(Arg("device", "auto"));

@@ -84,10 +84,12 @@ public static class Program
         {
             var (config, problems) = LoadConfig(r.GetValue(configArg)!.FullName);
             await using var app = await BiasBenchApp.StartAsync(Settings(r), ResolvePluginPaths(config), r.GetValue(verbose));
-            var plan = app.Plan(config, problems);
+            var missingWeights = new List<string>();
+            var plan = app.Plan(config, problems, missingWeights);
             AnsiConsole.MarkupLine($"[green]{Markup.Escape(config.FilePath)} is valid[/]: experiment '{Markup.Escape(config.Experiment)}', {plan.Count} stage(s).");
             foreach (var s in plan)
                 AnsiConsole.MarkupLine($"  {Markup.Escape(s.Config.Id)} ({s.Config.Kind.ToString().ToLowerInvariant()}): {Markup.Escape(string.Join(", ", s.Components.Select(c => $"{c.Component.Descriptor.Name} {c.Component.Descriptor.Version}")))}");
+            foreach (var m in missingWeights) AnsiConsole.MarkupLine($"[yellow]Weights missing[/] ('run' will refuse to start until they are downloaded): {Markup.Escape(m)}");
             return ExitOk;
         }));
 
@@ -124,6 +126,7 @@ public static class Program
         root.Subcommands.Add(schema);
         root.Subcommands.Add(ModelsCommand.Create());
         root.Subcommands.Add(MergeCommand.Create(configArg, runsDir, cacheDir, noProgress, runId, verbose, Settings, ResolvePluginPaths, PrintSummary));
+        root.Subcommands.Add(TrainJudgeCommand.Create(Settings, r => r.GetValue(verbose), runsDir, cacheDir, Guarded));
         return root;
     }
 

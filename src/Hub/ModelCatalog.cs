@@ -80,10 +80,27 @@ public static class ModelCatalog
             new("google/ddpm-celebahq-256", "unet/diffusion_pytorch_model.bin"),
             new("google/ddpm-celebahq-256", "scheduler/scheduler_config.json"),
         ], "The repository also has root-level config.json/diffusion_pytorch_model.bin/scheduler_config.json; the subfolder layout is what diffusers (and the ddpm_unet fixtures) load."),
+        new("stable-diffusion-v1-5", "Stable Diffusion 1.5 (diffusers layout, fp16 weights: UNet, VAE, CLIP text encoder, tokenizer, PNDM scheduler config)",
+        [
+            new(StableDiffusion15, "model_index.json"),
+            new(StableDiffusion15, "unet/config.json"),
+            new(StableDiffusion15, "unet/diffusion_pytorch_model.fp16.safetensors"),
+            new(StableDiffusion15, "vae/config.json"),
+            new(StableDiffusion15, "vae/diffusion_pytorch_model.fp16.safetensors"),
+            new(StableDiffusion15, "text_encoder/config.json"),
+            new(StableDiffusion15, "text_encoder/model.fp16.safetensors"),
+            new(StableDiffusion15, "tokenizer/vocab.json"),
+            new(StableDiffusion15, "tokenizer/merges.txt"),
+            new(StableDiffusion15, "scheduler/scheduler_config.json"),
+        ], "fp16 variant files (the pipeline loads them to fp32/fp16/bf16); file names as in public download scripts for runwayml/stable-diffusion-v1-5, whose files this repository mirrors. The safety checker is not downloaded (not used)."),
     ];
 
+    private const string StableDiffusion15 = "stable-diffusion-v1-5/stable-diffusion-v1-5";
+
+    /// <summary>A model by its short name, or by its main hub repository ("google/ddpm-celebahq-256").</summary>
     public static CatalogModel? Find(string name) =>
-        All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase));
+        All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))
+        ?? All.FirstOrDefault(m => string.Equals(m.PrimaryRepo, name, StringComparison.OrdinalIgnoreCase));
 
     public static IEnumerable<string> Names => All.Select(m => m.Name);
 }

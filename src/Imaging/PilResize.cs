@@ -15,22 +15,26 @@ public static class PilResize
     private const int PrecisionBits = 32 - 8 - 2;
 
     /// <summary>Pillow's <c>Image.resize((width, height), Image.BICUBIC)</c> on an RGB image.</summary>
-    public static RgbImage Bicubic(RgbImage src, int width, int height)
-    {
-        var (w, h, pixels) = Resize(src, width, height, pooled: false);
-        return new RgbImage(w, h, pixels);
-    }
+    public static RgbImage Bicubic(RgbImage src, int width, int height) => ToImage(Resample(src, width, height, Bicubic2, 2.0, pooled: false));
+
+    /// <summary>
+    /// Pillow's <c>Image.resize((width, height), Image.BILINEAR)</c> (triangle filter, support 1, widened when
+    /// downscaling), which is what torchvision's <c>Resize</c> runs on PIL images by default.
+    /// </summary>
+    public static RgbImage Bilinear(RgbImage src, int width, int height) => ToImage(Resample(src, width, height, Triangle, 1.0, pooled: false));
 
     /// <summary><see cref="Bicubic"/> into a reused array that goes back to its pool when the result is disposed.</summary>
     internal static PooledRgbImage BicubicPooled(RgbImage src, int width, int height)
     {
-        var (w, h, pixels) = Resize(src, width, height, pooled: true);
+        var (w, h, pixels) = Resample(src, width, height, Bicubic2, 2.0, pooled: true);
         return new PooledRgbImage(w, h, pixels);
     }
 
+    private static RgbImage ToImage((int Width, int Height, byte[] Pixels) r) => new(r.Width, r.Height, r.Pixels);
+
     private static byte[] NewOutput(int length, bool pooled) => pooled ? ExactSizeBuffers.Rent(length) : GC.AllocateUninitializedArray<byte>(length);
 
-    private static (int Width, int Height, byte[] Pixels) Resize(RgbImage src, int width, int height, bool pooled)
+    private static (int Width, int Height, byte[] Pixels) Resample(RgbImage src, int width, int height, Func<double, double> filter, double filterSupport, bool pooled)
     {
         ArgumentNullException.ThrowIfNull(src);
         if (width <= 0 || height <= 0)
@@ -43,13 +47,13 @@ public static class PilResize
             return (width, height, copy);
         }
 
-        var (ksizeV, boundsV, kkV) = PrecomputeCoeffs(src.Height, 0f, src.Height, height, Bicubic2);
+        var (ksizeV, boundsV, kkV) = PrecomputeCoeffs(src.Height, 0f, src.Height, height, filter, filterSupport);
         int yFirst = boundsV[0];
         int yLast = boundsV[(height - 1) * 2] + boundsV[(height - 1) * 2 + 1];
 
         if (width != src.Width)
         {
-            var (ksizeH, boundsH, kkH) = PrecomputeCoeffs(src.Width, 0f, src.Width, width, Bicubic2);
+            var (ksizeH, boundsH, kkH) = PrecomputeCoeffs(src.Width, 0f, src.Width, width, filter, filterSupport);
             for (int i = 0; i < height; i++) boundsV[i * 2] -= yFirst;
             int tempH = yLast - yFirst;
             if (height == src.Height)
@@ -90,10 +94,15 @@ public static class PilResize
         return 0.0;
     }
 
-    /// <summary>Pillow's precompute_coeffs followed by normalize_coeffs_8bpc (support 2 for bicubic).</summary>
-    private static (int ksize, int[] bounds, int[] kk) PrecomputeCoeffs(int inSize, float in0, float in1, int outSize, Func<double, double> filter)
+    private static double Triangle(double x)
     {
-        const double filterSupport = 2.0;
+        if (x < 0.0) x = -x;
+        return x < 1.0 ? 1.0 - x : 0.0;
+    }
+
+    /// <summary>Pillow's precompute_coeffs followed by normalize_coeffs_8bpc (support 2 for bicubic, 1 for bilinear).</summary>
+    private static (int ksize, int[] bounds, int[] kk) PrecomputeCoeffs(int inSize, float in0, float in1, int outSize, Func<double, double> filter, double filterSupport)
+    {
         double scale = (double)(in1 - in0) / outSize;
         double filterscale = scale < 1.0 ? 1.0 : scale;
         double support = filterSupport * filterscale;

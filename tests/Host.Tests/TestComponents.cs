@@ -23,6 +23,7 @@ public sealed class TestComponentsPlugin : IBiasBenchPlugin
             (_, o) => new LengthReward(o));
         r.AddRewardModel<LengthRewardOptions>("broken-reward", "1.0", "throws when created", (_, _) => throw new InvalidOperationException("weights file is corrupt"));
         r.AddGenerator<LengthRewardOptions>("bytes-generator", "1.0", "deterministic bytes from prompt+seed", (_, _) => new BytesGenerator());
+        r.AddGenerator<LengthRewardOptions>("throwing-generator", "1.0", "throws for a whole batch when one prompt starts with 'boom'", (_, _) => new ThrowingGenerator());
         r.AddRewardModel<SecretRewardOptions>("secret-reward", "1.0", "a careless hosted-API client: echoes its key into notes, errors and logs",
             (c, o) => new SecretReward(o, c.Services.GetRequiredService<ILoggerFactory>().CreateLogger("secret-reward")));
         r.AddRewardModel<WeightsFileOptions>("checksum-reward", "1.0", "length score; weights checksum = SHA-256 of weights_file", (_, o) => new ChecksumReward(o));
@@ -193,6 +194,21 @@ public sealed class BytesGenerator(WeightsFileOptions? weights = null) : IImageG
         Task.FromResult<IReadOnlyList<ItemResult<GeneratedImage>>>(batch.Select(r => ItemResult<GeneratedImage>.Success(new GeneratedImage(r,
             System.Text.Encoding.UTF8.GetBytes($"{r.Prompt}|{r.Seed}"),
             new ImageProvenance("bytes-generator", "1.0", r.Prompt, r.Seed, new Dictionary<string, string>(), DateTimeOffset.UnixEpoch)))).ToList());
+
+    public void Dispose() { }
+}
+
+/// <summary>Like a generator whose native call fails for the whole batch when one item is bad (an OOM, a bad prompt).</summary>
+public sealed class ThrowingGenerator : IImageGenerator
+{
+    private readonly BytesGenerator _inner = new();
+    public GeneratorInfo Info => new("throwing-generator", "1.0", "test");
+    public int PreferredBatchSize => 3;
+
+    public Task<IReadOnlyList<ItemResult<GeneratedImage>>> GenerateAsync(IReadOnlyList<GenerationRequest> batch, CancellationToken ct) =>
+        batch.Any(r => r.Prompt.StartsWith("boom", StringComparison.Ordinal))
+            ? throw new InvalidOperationException("CUDA out of memory (simulated)")
+            : _inner.GenerateAsync(batch, ct);
 
     public void Dispose() { }
 }

@@ -117,6 +117,18 @@ public sealed class HubUnitTests
     }
 
     [Fact]
+    public void Generators_are_found_by_name_or_by_their_hub_repository()
+    {
+        // 'biasbench models download google/ddpm-celebahq-256' fetches the catalog's files of that repository.
+        Assert.Equal("ddpm-celebahq-256", ModelCatalog.Find("google/ddpm-celebahq-256")!.Name);
+        var sd = ModelCatalog.Find("stable-diffusion-v1-5/stable-diffusion-v1-5")!;
+        Assert.Equal("stable-diffusion-v1-5", sd.Name);
+        foreach (var folder in new[] { "unet/", "vae/", "text_encoder/", "tokenizer/", "scheduler/" })
+            Assert.Contains(sd.Files, f => f.Path.StartsWith(folder, StringComparison.Ordinal));
+        Assert.Contains(sd.Files, f => f.Path == "model_index.json");
+    }
+
+    [Fact]
     public async Task Local_files_are_listed_with_their_sha256()
     {
         var dir = Path.Combine(Path.GetTempPath(), "hub-local-" + Guid.NewGuid().ToString("N"));

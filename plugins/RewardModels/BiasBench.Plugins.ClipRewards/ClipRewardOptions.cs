@@ -13,10 +13,12 @@ public class ClipBackboneOptions
     /// <see cref="ConfigPath"/> (or a config beside it).
     /// </summary>
     [Required]
+    [BiasBench.Abstractions.ModelWeights] // a missing file is reported as weights to download (validate warns, run refuses)
     public string ModelPath { get; set; } = "";
 
     /// <summary>config.json (Hugging Face) or an open_clip model config; defaults to the one next to the weights
     /// (HPS v2 falls back to open_clip's built-in ViT-H-14 config).</summary>
+    [BiasBench.Abstractions.ModelWeights] // a missing file is reported as weights to download (validate warns, run refuses)
     public string? ConfigPath { get; set; }
 
     /// <summary>auto, cpu, cuda or cuda:N; empty = the run's device.</summary>
@@ -67,12 +69,15 @@ public class ClipBackboneOptions
 public sealed class ClipRewardOptions : ClipBackboneOptions
 {
     /// <summary>Hugging Face tokenizer vocab.json (with <see cref="TokenizerMergesPath"/>); defaults to the one in the model folder.</summary>
+    [BiasBench.Abstractions.ModelWeights] // a missing file is reported as weights to download (validate warns, run refuses)
     public string? TokenizerVocabPath { get; set; }
 
     /// <summary>Hugging Face tokenizer merges.txt (with <see cref="TokenizerVocabPath"/>).</summary>
+    [BiasBench.Abstractions.ModelWeights] // a missing file is reported as weights to download (validate warns, run refuses)
     public string? TokenizerMergesPath { get; set; }
 
     /// <summary>open_clip's bpe_simple_vocab_16e6.txt.gz, used when no vocab.json + merges.txt are given or found.</summary>
+    [BiasBench.Abstractions.ModelWeights] // a missing file is reported as weights to download (validate warns, run refuses)
     public string? TokenizerBpePath { get; set; }
 }
 
@@ -81,5 +86,6 @@ public sealed class LaionAestheticOptions : ClipBackboneOptions
 {
     /// <summary>The MLP head: sac+logos+ava1-l14-linearMSE.pth (or a .safetensors with the same keys).</summary>
     [Required]
+    [BiasBench.Abstractions.ModelWeights] // a missing file is reported as weights to download (validate warns, run refuses)
     public string HeadPath { get; set; } = "";
 }

@@ -12,14 +12,17 @@ public sealed class ImageRewardOptions
     /// holding one of them (plus its config).
     /// </summary>
     [Required]
+    [BiasBench.Abstractions.ModelWeights] // a missing file is reported as weights to download (validate warns, run refuses)
     public string WeightsPath { get; set; } = "";
 
     /// <summary>
     /// BLIP's <c>med_config.json</c> (the release) or a combined <c>config.json</c>; defaults to the one beside the weights.
     /// </summary>
+    [BiasBench.Abstractions.ModelWeights] // a missing file is reported as weights to download (validate warns, run refuses)
     public string? MedConfigPath { get; set; }
 
     /// <summary>The <c>bert-base-uncased</c> WordPiece vocabulary (<c>vocab.txt</c>); defaults to <c>vocab.txt</c> beside the weights.</summary>
+    [BiasBench.Abstractions.ModelWeights] // a missing file is reported as weights to download (validate warns, run refuses)
     public string? VocabPath { get; set; }
 
     /// <summary>cpu, cuda, cuda:N or auto; empty = the run's device.</summary>

@@ -91,8 +91,10 @@ public sealed partial class BiasBenchApp : IAsyncDisposable
     }
 
     /// <summary>Parses and validates a config against the loaded plugins (no work is done).</summary>
-    public IReadOnlyList<PlannedStage> Plan(ExperimentConfig config, IReadOnlyList<ConfigProblem>? earlier = null) =>
-        ExperimentValidator.Validate(config, Catalog, earlier);
+    /// <param name="missingWeights">When given, weights that are not downloaded are listed here instead of failing the
+    /// plan (what <c>validate</c> does); <c>run</c> passes none, so missing weights stop it before any work.</param>
+    public IReadOnlyList<PlannedStage> Plan(ExperimentConfig config, IReadOnlyList<ConfigProblem>? earlier = null, ICollection<string>? missingWeights = null) =>
+        ExperimentValidator.Validate(config, Catalog, earlier, missingWeights);
 
     public async Task<(RunStore Store, IReadOnlyList<StageOutput> Outputs)> RunAsync(ExperimentConfig config, IReadOnlyList<PlannedStage> plan, bool interactiveProgress, CancellationToken ct)
     {

@@ -60,7 +60,8 @@ public static class ModelsCommand
     private static async Task<int> Download(string name, string? revision, string[] files, HubOptions options, string? localDir, bool force, bool interactive, CancellationToken ct)
     {
         IReadOnlyList<HubFileRequest> requests;
-        if (ModelCatalog.Find(name) is { } model)
+        // A hub repository that is a known model's main repository fetches that model's files, unless --file says which.
+        if (ModelCatalog.Find(name) is { } model && (files.Length == 0 || string.Equals(model.Name, name, StringComparison.OrdinalIgnoreCase)))
         {
             requests = model.Requests(revision, localDir, force);
             if (files.Length > 0)

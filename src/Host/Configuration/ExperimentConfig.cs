@@ -39,6 +39,11 @@ public sealed class StageConfig
     /// <summary>Generate stages: (condition, prompt) pairs; every prompt is generated with every seed.</summary>
     public IReadOnlyList<(string Condition, string Prompt)> Prompts { get; init; } = [];
     public IReadOnlyList<long> Seeds { get; init; } = [];
+    /// <summary>Generate stages: what every image should not show (classifier-free guidance's negative prompt).</summary>
+    public string? NegativePrompt { get; init; }
+    /// <summary>Score stages: score every image against this prompt instead of its own (e.g. the hackathon scored all
+    /// prompt conditions against the neutral prompt, so scores are compared within one prompt).</summary>
+    public string? ScoringPrompt { get; init; }
     public int? BatchSize { get; init; }
     public required SourceLocation Location { get; init; }
     public SourceLocation PluginLocation { get; init; }

@@ -12,7 +12,7 @@ namespace BiasBench.Host.Configuration;
 public static partial class ExperimentConfigLoader
 {
     public static readonly string[] TopLevelKeys = ["experiment", "description", "seed", "device", "cache_dir", "runs_dir", "plugin_paths", "stages"];
-    public static readonly string[] StageKeys = ["id", "kind", "plugin", "options", "inputs", "sweep", "prompt", "prompts", "seeds", "batch_size"];
+    public static readonly string[] StageKeys = ["id", "kind", "plugin", "options", "inputs", "sweep", "prompt", "prompts", "seeds", "batch_size", "negative_prompt", "scoring_prompt"];
     private static readonly string[] SecretHints = ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASS"];
 
     [GeneratedRegex(@"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")]
@@ -134,6 +134,8 @@ public static partial class ExperimentConfigLoader
         var inputs = new List<string>();
         var sweep = new List<(string Key, YamlNode KeyNode, List<YamlNode> Values)>();
         string? prompt = null;
+        string? negativePrompt = null;
+        string? scoringPrompt = null;
         IReadOnlyList<(string Condition, string Prompt)>? prompts = null;
         IReadOnlyList<long>? seeds = null;
         int? batchSize = null;
@@ -166,6 +168,8 @@ public static partial class ExperimentConfigLoader
                 case "inputs": inputs.AddRange(StringList(value, key, problem)); break;
                 case "prompt": prompt = Scalar(value, key, problem); break;
                 case "prompts": prompts = ReadPrompts(value, problem); break;
+                case "negative_prompt": negativePrompt = Scalar(value, key, problem) ?? ""; break;
+                case "scoring_prompt": scoringPrompt = Scalar(value, key, problem); break;
                 case "seeds": seeds = ReadSeeds(value, problem); break;
                 case "batch_size":
                     if (Scalar(value, key, problem) is { } bs && (!int.TryParse(bs, out var b) || b < 1)) problem(value, $"'batch_size' must be a positive integer, got '{bs}'.");
@@ -198,6 +202,10 @@ public static partial class ExperimentConfigLoader
             problem(map, $"stage '{id}': 'prompts' and 'seeds' belong to generate stages.");
         if (kind == StageKind.Generate && (prompts is null || seeds is null))
             problem(map, $"generate stage '{id}' needs 'prompts' (a list, or condition: prompt pairs) and 'seeds' (a list or 'first..last').");
+        if (scoringPrompt is not null && kind != StageKind.Score)
+            problem(map, $"stage '{id}': 'scoring_prompt' belongs to score stages.");
+        if (negativePrompt is not null && kind != StageKind.Generate)
+            problem(map, $"stage '{id}': 'negative_prompt' belongs to generate stages.");
         if (prompt is not null && kind is not (StageKind.Score or StageKind.Judge))
             problem(map, $"stage '{id}': 'prompt' (the default prompt for images without one) belongs to score and judge stages.");
         foreach (var input in inputs)
@@ -233,6 +241,8 @@ public static partial class ExperimentConfigLoader
                 SweepValues = sweepValues,
                 DefaultPrompt = prompt,
                 Prompts = prompts ?? [],
+                NegativePrompt = negativePrompt,
+                ScoringPrompt = scoringPrompt,
                 Seeds = seeds ?? [],
                 BatchSize = batchSize,
                 Location = At(map),

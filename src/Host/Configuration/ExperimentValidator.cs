@@ -31,8 +31,13 @@ public static class ExperimentValidator
     /// with structural problems is still checked here, so every problem is reported in one pass). Throws a
     /// <see cref="ConfigException"/> listing all of them, each once, naming the stage and plugin.
     /// </summary>
-    public static IReadOnlyList<PlannedStage> Validate(ExperimentConfig config, PluginCatalog catalog, IReadOnlyList<ConfigProblem>? earlier = null)
+    /// <param name="missingWeights">When given, weights named by <see cref="ModelWeightsAttribute"/> options that are
+    /// not on disk are listed here (for <c>validate</c>); otherwise they are config problems (a run must not start).</param>
+    /// <param name="hubCacheDirectory">The Hugging Face cache to look model names up in (default: HF_HUB_CACHE etc.).</param>
+    public static IReadOnlyList<PlannedStage> Validate(ExperimentConfig config, PluginCatalog catalog, IReadOnlyList<ConfigProblem>? earlier = null,
+        ICollection<string>? missingWeights = null, string? hubCacheDirectory = null)
     {
+        hubCacheDirectory ??= BiasBench.Hub.HubOptions.FromEnvironment().CacheDirectory;
         var problems = new List<ConfigProblem>(earlier ?? []);
         var planned = new List<PlannedStage>();
         foreach (var stage in config.Stages)
@@ -56,7 +61,11 @@ public static class ExperimentValidator
                     var prefix = $"stage '{stage.BaseId}', {Describe(kind)} '{name}': ";
                     var found = new List<ConfigProblem>();
                     var options = OptionsBinder.Bind(component.Descriptor.OptionsType, stage.Options, config.FilePath, found);
-                    if (found.Count == 0) ResolveAndCheckPaths(options, config.Directory, stage, found, "");
+                    if (found.Count == 0)
+                    {
+                        ResolveAndCheckPaths(options, config.Directory, stage, found, "");
+                        ResolveModelWeights(options, config.Directory, stage, name, hubCacheDirectory, found, missingWeights);
+                    }
                     foreach (var secret in SecretOptions.SecretOptionNames(component.Descriptor.OptionsType).Where(stage.SweepValues.ContainsKey))
                         found.Add(new ConfigProblem(stage.Location, $"option '{secret}' is a secret and cannot be swept (sweep values name the stage and its files)."));
                     problems.AddRange(found.Select(p => p with { Message = prefix + p.Message }));
@@ -89,6 +98,7 @@ public static class ExperimentValidator
         foreach (var (key, prop) in OptionsBinder.BindableProperties(options.GetType()))
         {
             if (prop.PropertyType != typeof(string) || !IsPathName(prop.Name)) continue;
+            if (prop.GetCustomAttribute<ModelWeightsAttribute>() is not null) continue; // ResolveModelWeights
             if (prop.GetValue(options) is not string value || value.Length == 0) continue;
             if (value.Contains("://")) continue; // URLs and hub ids are checked by the plugin
             var full = Path.IsPathRooted(value) ? value : Path.GetFullPath(Path.Combine(baseDirectory, value));
@@ -99,6 +109,23 @@ public static class ExperimentValidator
                 var hint = prop.GetCustomAttribute<MissingPathHintAttribute>() is { } h ? " " + h.Hint : "";
                 problems.Add(new ConfigProblem(stage.OptionsLocation, $"option '{prefix}{key}' names '{value}', which does not exist (resolved to {full}).{hint}"));
             }
+        }
+    }
+
+    /// <summary>Options marked [ModelWeights]: local paths, or model names / hub repositories found in the hub cache.</summary>
+    private static void ResolveModelWeights(object options, string baseDirectory, StageConfig stage, string component, string hubCache,
+        List<ConfigProblem> problems, ICollection<string>? missingWeights)
+    {
+        foreach (var (key, prop) in OptionsBinder.BindableProperties(options.GetType()))
+        {
+            if (prop.PropertyType != typeof(string) || prop.GetCustomAttribute<ModelWeightsAttribute>() is null) continue;
+            if (prop.GetValue(options) is not string value || value.Length == 0) continue;
+            var resolved = ModelWeightsResolver.Resolve(value, baseDirectory, component, hubCache, out var missing);
+            if (resolved is not null) { prop.SetValue(options, resolved); continue; }
+            var message = $"option '{key}': {missing}";
+            // The caller prefixes config problems with the stage and plugin; listed weights carry the prefix themselves.
+            if (missingWeights is not null) missingWeights.Add($"stage '{stage.BaseId}' ({component}): {message}");
+            else problems.Add(new ConfigProblem(stage.OptionsLocation, message));
         }
     }
 

@@ -54,6 +54,8 @@ public static class SchemaGenerator
                 ["prompts"] = new JsonObject { ["anyOf"] = new JsonArray(new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["type"] = "string" } }, new JsonObject { ["type"] = "object", ["additionalProperties"] = new JsonObject { ["type"] = "string" } }) },
                 ["seeds"] = new JsonObject { ["anyOf"] = new JsonArray(new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["type"] = "integer" } }, new JsonObject { ["type"] = "string", ["pattern"] = "^-?\\d+\\.\\.-?\\d+$" }) },
                 ["batch_size"] = new JsonObject { ["type"] = "integer", ["minimum"] = 1 },
+                ["negative_prompt"] = new JsonObject { ["type"] = "string", ["description"] = "Generate stages: the negative prompt of every image." },
+                ["scoring_prompt"] = new JsonObject { ["type"] = "string", ["description"] = "Score stages: score every image against this prompt instead of its own." },
             },
             ["allOf"] = stageVariants,
         };

@@ -80,21 +80,7 @@ public sealed record ClipConfig(ClipLayout Layout, ClipVisionConfig Vision, Clip
         var vision = Section(root, "vision_config");
         var where = $"{path}: ";
 
-        var textWidth = Int(text, "hidden_size", 512, where + "text_config");
-        var textHeads = Int(text, "num_attention_heads", 8, where + "text_config");
-        // transformers keeps the legacy argmax pooling when eos_token_id is still the old default 2.
-        var eos = Long(text, "eos_token_id", 2, where + "text_config");
-        var textConfig = new ClipTextConfig(
-            Width: textWidth,
-            Layers: Int(text, "num_hidden_layers", 12, where + "text_config"),
-            Heads: textHeads,
-            MlpWidth: Int(text, "intermediate_size", 2048, where + "text_config"),
-            ContextLength: Int(text, "max_position_embeddings", 77, where + "text_config"),
-            VocabSize: Int(text, "vocab_size", 49408, where + "text_config"),
-            LayerNormEps: Double(text, "layer_norm_eps", 1e-5, where + "text_config"),
-            Activation: HfActivation(Str(text, "hidden_act", "quick_gelu", where + "text_config"), where + "text_config.hidden_act"),
-            Pooling: eos == 2 ? ClipTextPooling.ArgMaxId : ClipTextPooling.FirstEos,
-            EosTokenId: eos);
+        var textConfig = HuggingFaceText(text, where + "text_config");
 
         var visionConfig = new ClipVisionConfig(
             Width: Int(vision, "hidden_size", 768, where + "vision_config"),
@@ -110,6 +96,43 @@ public sealed record ClipConfig(ClipLayout Layout, ClipVisionConfig Vision, Clip
         var config = new ClipConfig(ClipLayout.HuggingFace, visionConfig, textConfig, Int(root, "projection_dim", 512, path));
         config.Validate(path);
         return config;
+    }
+
+    /// <summary>Reads a transformers <c>CLIPTextModel</c> config.json (the text encoder alone, as in Stable Diffusion's
+    /// <c>text_encoder/</c> folder): the text settings sit at the top level; absent keys take CLIPTextConfig's defaults.</summary>
+    public static ClipTextConfig FromHuggingFaceTextModelJson(string path)
+    {
+        using var doc = ParseFile(path);
+        var root = doc.RootElement;
+        // A full CLIPModel config also works: take its text section.
+        var text = root.TryGetProperty("text_config", out var nested) && nested.ValueKind == JsonValueKind.Object ? nested : root;
+        var config = HuggingFaceText(text, $"{path}: text config");
+        if (config.Width <= 0 || config.Heads <= 0 || config.Width % config.Heads != 0)
+            throw new InvalidDataException($"{path}: hidden_size {config.Width} must be a positive multiple of num_attention_heads {config.Heads}.");
+        if (config.ContextLength <= 0 || config.VocabSize <= 0 || config.MlpWidth <= 0 || config.Layers < 0)
+            throw new InvalidDataException($"{path}: context length, vocabulary size, intermediate size and layer count must be positive.");
+        return config;
+    }
+
+    private static ClipTextConfig HuggingFaceText(JsonElement text, string where)
+    {
+        var textWidth = Int(text, "hidden_size", 512, where);
+        var textHeads = Int(text, "num_attention_heads", 8, where);
+        // transformers keeps the legacy argmax pooling when eos_token_id is still the old default 2.
+        var eos = Long(text, "eos_token_id", 2, where);
+        var textConfig = new ClipTextConfig(
+            Width: textWidth,
+            Layers: Int(text, "num_hidden_layers", 12, where),
+            Heads: textHeads,
+            MlpWidth: Int(text, "intermediate_size", 2048, where),
+            ContextLength: Int(text, "max_position_embeddings", 77, where),
+            VocabSize: Int(text, "vocab_size", 49408, where),
+            LayerNormEps: Double(text, "layer_norm_eps", 1e-5, where),
+            Activation: HfActivation(Str(text, "hidden_act", "quick_gelu", where), where + ".hidden_act"),
+            Pooling: eos == 2 ? ClipTextPooling.ArgMaxId : ClipTextPooling.FirstEos,
+            EosTokenId: eos);
+
+        return textConfig;
     }
 
     /// <summary>Reads an open_clip model config (open_clip_config.json, or a model_cfg JSON such as ViT-H-14.json).

@@ -59,8 +59,10 @@ public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor?, Tensor>
     private readonly Parameter position_embedding;
     private readonly ClipEncoder encoder;
     private readonly ClipLayerNorm ln_final;
-    private readonly ClipLinear projection;
+    private readonly ClipLinear? projection;
 
+    /// <param name="projectionDim">Width of the text projection; 0 builds the tower without one (transformers'
+    /// <c>CLIPTextModel</c>, e.g. Stable Diffusion's text encoder, which is used for its hidden states).</param>
     public ClipTextTransformer(ClipTextConfig config, int projectionDim) : base(nameof(ClipTextTransformer))
     {
         Config = config;
@@ -68,16 +70,44 @@ public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor?, Tensor>
         position_embedding = new Parameter(empty(config.ContextLength, config.Width));
         encoder = new ClipEncoder(config.Layers, config.Width, config.Heads, config.MlpWidth, config.LayerNormEps, config.Activation);
         ln_final = new ClipLayerNorm(config.Width, config.LayerNormEps);
-        projection = new ClipLinear(config.Width, projectionDim, hasBias: false);
+        if (projectionDim > 0) projection = new ClipLinear(config.Width, projectionDim, hasBias: false);
         RegisterComponents();
     }
 
     public ClipTextConfig Config { get; }
 
+    /// <summary>The last hidden state after the final layer norm, [batch, tokens, width] (transformers'
+    /// <c>last_hidden_state</c>, what Stable Diffusion conditions on).</summary>
+    public Tensor HiddenStates(Tensor inputIds, Tensor? attentionMask = null)
+    {
+        using var scope = NewDisposeScope();
+        var (x, _) = Encode(inputIds, attentionMask);
+        return x.MoveToOuterDisposeScope();
+    }
+
     /// <param name="inputIds">[batch, tokens] int64 BPE ids, tokens &lt;= context length.</param>
     /// <param name="attentionMask">optional [batch, tokens], 1 for real tokens and 0 for padding (transformers'
     /// convention); open_clip passes none and relies on the causal mask alone.</param>
     public override Tensor forward(Tensor inputIds, Tensor? attentionMask)
+    {
+        if (projection is null) throw new InvalidOperationException("This CLIP text tower was built without a projection; use HiddenStates.");
+        using var scope = NewDisposeScope();
+        var c = Config;
+        var (x, ids) = Encode(inputIds, attentionMask);
+        var batch = ids.shape[0];
+        var poolIndex = c.Pooling switch
+        {
+            ClipTextPooling.ArgMaxId => ids.argmax(-1),
+            // argmax over a 0/1 tensor returns the first end token (index 0 if there is none, as in transformers).
+            ClipTextPooling.FirstEos => ids.eq(c.EosTokenId).to(ScalarType.Int32).argmax(-1),
+            _ => throw new InvalidOperationException($"Unknown pooling {c.Pooling}."),
+        };
+        var pooled = x.gather(1, poolIndex.view(batch, 1, 1).expand(batch, 1, c.Width)).squeeze(1);
+        return projection.forward(pooled).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Final-normed hidden states and the ids on the model's device (in the caller's dispose scope).</summary>
+    private (Tensor Hidden, Tensor Ids) Encode(Tensor inputIds, Tensor? attentionMask)
     {
         var c = Config;
         if (inputIds.dim() != 2 || inputIds.shape[1] < 1 || inputIds.shape[1] > c.ContextLength)
@@ -87,7 +117,6 @@ public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor?, Tensor>
         if (attentionMask is not null && !attentionMask.shape.SequenceEqual(inputIds.shape))
             throw new ArgumentException($"Attention mask shape [{string.Join(", ", attentionMask.shape)}] differs from the token ids' [{string.Join(", ", inputIds.shape)}].", nameof(attentionMask));
 
-        using var scope = NewDisposeScope();
         var (batch, tokens) = (inputIds.shape[0], inputIds.shape[1]);
         var device = token_embedding.device;
         var ids = inputIds.to(ScalarType.Int64, device);
@@ -99,15 +128,6 @@ public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor?, Tensor>
             mask = mask.logical_and(attentionMask.to(device).ne(0).view(batch, 1, 1, tokens));
 
         x = ln_final.forward(encoder.forward(x, mask));
-
-        var poolIndex = c.Pooling switch
-        {
-            ClipTextPooling.ArgMaxId => ids.argmax(-1),
-            // argmax over a 0/1 tensor returns the first end token (index 0 if there is none, as in transformers).
-            ClipTextPooling.FirstEos => ids.eq(c.EosTokenId).to(ScalarType.Int32).argmax(-1),
-            _ => throw new InvalidOperationException($"Unknown pooling {c.Pooling}."),
-        };
-        var pooled = x.gather(1, poolIndex.view(batch, 1, 1).expand(batch, 1, c.Width)).squeeze(1);
-        return projection.forward(pooled).MoveToOuterDisposeScope();
+        return (x, ids);
     }
 }

@@ -65,6 +65,20 @@ public static class ClipWeightMap
         return map;
     }
 
+    /// <summary>The text tower of a transformers <c>CLIPTextModel</c> (no projection): targets <c>text.*</c> of
+    /// <see cref="ClipTextEncoder"/>, sources <c>text_model.*</c>.</summary>
+    public static IReadOnlyList<WeightBinding> HuggingFaceTextModel(ClipTextConfig text)
+    {
+        var map = new List<WeightBinding>
+        {
+            WeightBinding.Copy("text.token_embedding", "text_model.embeddings.token_embedding.weight"),
+            WeightBinding.Copy("text.position_embedding", "text_model.embeddings.position_embedding.weight"),
+        };
+        AddNorm(map, "text.ln_final", "text_model.final_layer_norm");
+        AddHuggingFaceLayers(map, "text", "text_model.encoder.layers", text.Layers);
+        return map;
+    }
+
     private static void AddHuggingFaceLayers(List<WeightBinding> map, string tower, string sourcePrefix, int layers)
     {
         for (var i = 0; i < layers; i++)

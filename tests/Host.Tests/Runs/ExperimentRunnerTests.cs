@@ -156,4 +156,39 @@ public class ExperimentRunnerTests
         Assert.Equal("attractive", scores.Text("condition")[0]);
         Assert.DoesNotContain(scores.Numeric("length-reward").Values, double.IsNaN);
     }
+
+    [Fact]
+    public async Task A_generator_batch_that_throws_fails_only_its_bad_item_and_negative_prompts_and_sweeps_reach_the_images()
+    {
+        var dir = TestApp.TempDir();
+        var config = Config(dir, """
+            experiment: gen-failures
+            stages:
+              - id: gen
+                kind: generate
+                plugin: throwing-generator
+                prompts: { good: a photo of a face, bad: boom face }
+                negative_prompt: blurry
+                seeds: 0..2
+                sweep: { scale: [1, 2] }
+            """);
+        await using var app = await TestApp.StartAsync(Path.Combine(dir, "runs"));
+        var (_, outputs) = await app.RunAsync(config, app.Plan(config), false, CancellationToken.None);
+        Assert.Equal(2, outputs.Count);
+        foreach (var gen in outputs)
+        {
+            // Batches of 3 mix good and bad prompts: the good ones still succeed.
+            Assert.Equal((3, 3), (gen.ItemsComputed, gen.ItemsFailed));
+            var table = gen.Tables.First(t => t.Name == gen.Stage.Id);
+            Assert.All(table.Text("negative_prompt").Values, v => Assert.Equal("blurry", v));
+            var errors = table.Text("error").Values;
+            var conditions = table.Text("condition").Values;
+            for (var i = 0; i < errors.Length; i++)
+                Assert.Equal(conditions[i] == "bad", errors[i] is not null && errors[i]!.Contains("out of memory"));
+            Assert.All(gen.Images, img => Assert.Equal("blurry", img.Tags["negative_prompt"]));
+        }
+        var ids = outputs.SelectMany(o => o.Tables.First(t => t.Name == o.Stage.Id).Text("image_id").Values).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        Assert.Contains("throwing-generator_good_0_scale-2", ids);
+    }
 }

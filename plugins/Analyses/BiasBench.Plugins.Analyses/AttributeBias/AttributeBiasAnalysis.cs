@@ -213,6 +213,12 @@ public sealed class AttributeBiasAnalysis(AttributeBiasOptions options) : IAnaly
                 foreach (var row in setRows) row.Notes.Add($"Partial correlation undefined: '{target}' is constant.");
                 continue;
             }
+            if (k == 0)
+            {
+                // e.g. `all` with a single attribute: nothing to hold fixed, the partial is the raw correlation.
+                foreach (var row in setRows) row.Notes.Add("No covariates in this set: the partial correlation is the raw one.");
+                continue;
+            }
             if (data.N - 2 - k < 1)
             {
                 foreach (var row in setRows) row.Notes.Add($"Partial correlation with {k} covariates needs more than {k + 2} rows, got {data.N}.");

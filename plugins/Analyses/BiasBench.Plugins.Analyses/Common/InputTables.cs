@@ -7,7 +7,8 @@ public static class InputTables
 {
     /// <summary>
     /// The single input table, or all inputs inner-joined on <paramref name="idColumn"/> (columns prefixed by nothing:
-    /// a column name may appear in only one table, except the id). Unmatched rows are reported in <paramref name="warnings"/>.
+    /// a column name may appear in only one table, except the id and columns whose values agree on every joined row,
+    /// which are kept once). Unmatched rows are reported in <paramref name="warnings"/>.
     /// </summary>
     public static DataTable SingleOrJoined(AnalysisInputs inputs, string analysis, string idColumn, ICollection<string> warnings)
     {
@@ -56,7 +57,8 @@ public static class InputTables
 
     private static bool SameCells(DataColumn a, DataColumn b)
     {
-        if (a.IsNumeric != b.IsNumeric || a.Length != b.Length) return false;
+        // Compared as written, so a judge table's text tag "12" matches a dataset's numeric seed 12.
+        if (a.Length != b.Length) return false;
         for (var r = 0; r < a.Length; r++)
             if (a.FormatCell(r) != b.FormatCell(r)) return false;
         return true;

@@ -22,6 +22,9 @@ internal static class FinetuneStage
             });
             var result = await tuner.RunAsync(dir, ctx.Logger, progress, ct);
             ctx.Output.Tables.Add(result.TrainingLog);
+            ctx.Output.Tables.AddRange(result.Tables);
+            ctx.Output.Figures.AddRange(result.Figures);
+            ctx.Output.Findings.AddRange(result.Findings);
             ctx.Output.Findings.Add(new Finding($"{tuner.Name}: checkpoint written to {ctx.Store.Relative(result.CheckpointPath)}"));
         }
     }

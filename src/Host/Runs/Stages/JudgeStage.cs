@@ -30,6 +30,9 @@ internal static class JudgeStage
             var table = new DataTable(ctx.Planned.Components.Count == 1 ? ctx.Stage.Id : $"{ctx.Stage.Id}-{info.Name}");
             table.Add("image_id", items.Select(i => (string?)i.Image.Id).ToArray());
             table.Add("judge", items.Select(_ => (string?)info.Name).ToArray());
+            // The images' tags (condition, seed, generator...) travel with the verdicts, so analyses can group by them.
+            foreach (var tag in items.SelectMany(i => i.Image.Tags.Keys).Distinct().Where(t => t is not ("prompt" or "image_id" or "judge" or "label" or "rationale" or "error" or "outcome") && !t.StartsWith("p_")).Order())
+                table.Add(tag, items.Select(i => i.Image.Tags.GetValueOrDefault(tag)).ToArray());
             table.Add("label", results.Select(r => r.Value?["label"]?.GetValue<string>()).ToArray());
             foreach (var label in info.Labels)
                 table.Add($"p_{label}", results.Select(r => r.Value?["probabilities"]?[label]?.GetValue<double>() ?? double.NaN).ToArray());

@@ -15,7 +15,7 @@ internal static class ScoreStage
         var images = ctx.InputImages();
         if (images.Count == 0)
             throw new StageFailedException(ctx.Stage.Id, "there are no images to score: add a data or generate stage with images before it (or name one in 'inputs').");
-        var inputs = images.Select(x => (x.Image, x.Image.Tags.GetValueOrDefault("prompt") ?? ctx.Stage.DefaultPrompt ?? "")).ToList();
+        var inputs = images.Select(x => (x.Image, ctx.Stage.ScoringPrompt ?? x.Image.Tags.GetValueOrDefault("prompt") ?? ctx.Stage.DefaultPrompt ?? "")).ToList();
         var items = await ItemPipeline.PrepareAsync(inputs, ct);
 
         var longIds = new List<string?>(); var longPrompts = new List<string?>(); var longModels = new List<string?>();

@@ -1,0 +1,177 @@
+using System.Globalization;
+using BiasBench.Abstractions;
+using BiasBench.Generation;
+using BiasBench.Imaging;
+using Microsoft.Extensions.Logging;
+using static TorchSharp.torch;
+
+namespace BiasBench.Plugins.Generators;
+
+/// <summary>What both generators share: settings metadata, PNG encoding with text chunks, provenance.</summary>
+public abstract class DiffusionGeneratorBase : IImageGenerator
+{
+    private readonly string _version;
+
+    protected DiffusionGeneratorBase(string name, string version, string description, DiffusionGeneratorOptions options, ScalarType dtype, ILogger logger)
+    {
+        Name = name;
+        _version = version;
+        Description = description;
+        Options = options;
+        DType = dtype;
+        Logger = logger;
+        Sampling = options.Sampling();
+        Sampling.Validate();
+    }
+
+    public string Name { get; }
+    public string Description { get; }
+    protected DiffusionGeneratorOptions Options { get; }
+    protected SamplingSettings Sampling { get; }
+    protected ScalarType DType { get; }
+    protected ILogger Logger { get; }
+
+    protected abstract string WeightsChecksum { get; }
+
+    public GeneratorInfo Info => new(Name, _version, Description) { WeightsChecksum = WeightsChecksum };
+
+    public int PreferredBatchSize => Options.BatchSize;
+
+    public abstract Task<IReadOnlyList<ItemResult<GeneratedImage>>> GenerateAsync(IReadOnlyList<GenerationRequest> batch, CancellationToken cancellationToken);
+
+    /// <summary>Settings written into every PNG (text chunks) and its provenance; the scheduler is its diffusers class.</summary>
+    protected virtual Dictionary<string, string> Settings(string schedulerClass, GenerationRequest request) => new()
+    {
+        ["negative_prompt"] = request.NegativePrompt ?? "",
+        ["scheduler"] = schedulerClass,
+        ["steps"] = Sampling.Steps.ToString(CultureInfo.InvariantCulture),
+        ["eta"] = Sampling.Eta.ToString("R", CultureInfo.InvariantCulture),
+        ["dtype"] = ImageTensors.DTypeName(DType),
+        ["model"] = ModelLabel(Options.Model),
+        ["weights_sha256"] = WeightsChecksum,
+    };
+
+    /// <summary>"org/name@commit" for a Hugging Face cache snapshot (models--org--name/snapshots/commit), else the folder name.</summary>
+    public static string ModelLabel(string folder)
+    {
+        var parts = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)).Split(Path.DirectorySeparatorChar);
+        var repo = Array.FindLastIndex(parts, p => p.StartsWith("models--", StringComparison.Ordinal));
+        if (repo >= 0 && repo + 2 < parts.Length && parts[repo + 1] == "snapshots")
+            return $"{parts[repo]["models--".Length..].Replace("--", "/", StringComparison.Ordinal)}@{parts[repo + 2]}";
+        return parts[^1];
+    }
+
+    /// <summary>Images [B, 3, H, W] in [0, 1] -> PNGs with prompt, seed and the settings as text chunks.</summary>
+    protected IReadOnlyList<ItemResult<GeneratedImage>> Encode(Tensor images, IReadOnlyList<GenerationRequest> batch, string schedulerClass)
+    {
+        var rgb = ImageTensors.ToRgbBytes(images);
+        var (height, width) = ((int)images.shape[2], (int)images.shape[3]);
+        var results = new List<ItemResult<GeneratedImage>>(batch.Count);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var request = batch[i];
+            var settings = Settings(schedulerClass, request);
+            var text = new List<KeyValuePair<string, string>>
+            {
+                new("prompt", request.Prompt),
+                new("seed", request.Seed.ToString(CultureInfo.InvariantCulture)),
+                new("generator", $"{Name} {_version}"),
+            };
+            text.AddRange(settings);
+            text.Add(new("software", "BiasBench"));
+            var png = PngEncoder.Encode(new RgbImage(width, height, rgb[i]), text);
+            var provenance = new ImageProvenance(Name, _version, request.Prompt, request.Seed, settings, DateTimeOffset.UtcNow);
+            results.Add(ItemResult<GeneratedImage>.Success(new GeneratedImage(request, png, provenance)));
+        }
+        return results;
+    }
+
+    public abstract void Dispose();
+}
+
+/// <summary>The <c>ddpm</c> generator: unconditional pixel-space sampling; the prompt only labels the image.</summary>
+public sealed class DdpmGenerator : DiffusionGeneratorBase
+{
+    public const string GeneratorName = "ddpm";
+    private readonly SharedPipelines.Lease<DdpmPipeline> _lease;
+
+    public DdpmGenerator(DdpmGeneratorOptions options, string runDevice, ILogger logger)
+        : this(options, options.ResolvePlacement(runDevice), logger) { }
+
+    private DdpmGenerator(DdpmGeneratorOptions options, (string Device, ScalarType DType) placement, ILogger logger)
+        : base(GeneratorName, GeneratorsPlugin.Version, "Unconditional DDPM/DDIM sampling of a diffusers UNet2DModel (e.g. google/ddpm-celebahq-256)", options, placement.DType, logger)
+    {
+        var load = new PipelineLoadOptions(options.Model, placement.Device, placement.DType, string.IsNullOrWhiteSpace(options.Variant) ? null : options.Variant);
+        _lease = SharedPipelines.Acquire(load.Key, () =>
+        {
+            logger.LogInformation("Loading UNet2DModel from {Folder} ({DType} on {Device})", load.Folder, placement.DType, placement.Device);
+            return DdpmPipeline.Load(load);
+        });
+        // Fail now, not at the first batch, when the scheduler name or its config is wrong.
+        _schedulerClass = _lease.Pipeline.CreateScheduler(Sampling).ClassName;
+    }
+
+    private readonly string _schedulerClass;
+
+    protected override string WeightsChecksum => _lease.Pipeline.WeightsChecksum;
+
+    public override Task<IReadOnlyList<ItemResult<GeneratedImage>>> GenerateAsync(IReadOnlyList<GenerationRequest> batch, CancellationToken cancellationToken) =>
+        Task.Run(() =>
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var images = _lease.Pipeline.Generate(batch.Select(r => r.Seed).ToList(), Sampling);
+            return Encode(images, batch, _schedulerClass);
+        }, cancellationToken);
+
+    public override void Dispose() => _lease.Dispose();
+}
+
+/// <summary>The <c>stable-diffusion</c> generator: SD 1.x text-to-image with classifier-free guidance.</summary>
+public sealed class StableDiffusionGenerator : DiffusionGeneratorBase
+{
+    public const string GeneratorName = "stable-diffusion";
+    private readonly SharedPipelines.Lease<StableDiffusionPipeline> _lease;
+    private readonly string _schedulerClass;
+
+    public StableDiffusionGenerator(StableDiffusionOptions options, string runDevice, ILogger logger)
+        : this(options, options.ResolvePlacement(runDevice), logger) { }
+
+    private StableDiffusionGenerator(StableDiffusionOptions options, (string Device, ScalarType DType) placement, ILogger logger)
+        : base(GeneratorName, GeneratorsPlugin.Version, "Stable Diffusion 1.x (diffusers folder) with classifier-free guidance and negative prompts", options, placement.DType, logger)
+    {
+        var load = new PipelineLoadOptions(options.Model, placement.Device, placement.DType, string.IsNullOrWhiteSpace(options.Variant) ? null : options.Variant);
+        var tokenizer = string.IsNullOrWhiteSpace(options.TokenizerBpePath) ? null : options.TokenizerBpePath;
+        _lease = SharedPipelines.Acquire(load.Key + "|" + tokenizer, () =>
+        {
+            logger.LogInformation("Loading Stable Diffusion from {Folder} ({DType} on {Device})", load.Folder, placement.DType, placement.Device);
+            return StableDiffusionPipeline.Load(load, tokenizer);
+        });
+        _schedulerClass = _lease.Pipeline.CreateScheduler(Sampling).ClassName;
+        _lease.Pipeline.LatentShape(Sampling); // size checks before any work
+    }
+
+    protected override string WeightsChecksum => _lease.Pipeline.WeightsChecksum;
+
+    protected override Dictionary<string, string> Settings(string schedulerClass, GenerationRequest request)
+    {
+        var settings = base.Settings(schedulerClass, request);
+        settings["guidance_scale"] = Sampling.GuidanceScale.ToString("R", CultureInfo.InvariantCulture);
+        return settings;
+    }
+
+    public override Task<IReadOnlyList<ItemResult<GeneratedImage>>> GenerateAsync(IReadOnlyList<GenerationRequest> batch, CancellationToken cancellationToken) =>
+        Task.Run(() =>
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var pipeline = _lease.Pipeline;
+            var (_, truncated) = pipeline.Tokenize(batch.Select(r => r.Prompt).ToList());
+            using var images = pipeline.Generate(batch.Select(r => r.Prompt).ToList(), batch.Select(r => r.NegativePrompt).ToList(),
+                batch.Select(r => r.Seed).ToList(), Sampling);
+            var results = Encode(images, batch, _schedulerClass);
+            return (IReadOnlyList<ItemResult<GeneratedImage>>)results.Select((r, i) => truncated[i]
+                ? ItemResult<GeneratedImage>.Success(r.Value!, $"prompt truncated to {StableDiffusionPipeline.ContextLength} tokens (as diffusers)")
+                : r).ToList();
+        }, cancellationToken);
+
+    public override void Dispose() => _lease.Dispose();
+}
