@@ -101,8 +101,7 @@ public static class Program
             foreach (var p in app.Catalog.Plugins)
             {
                 var comps = app.Catalog.Components.Where(c => c.Plugin == p).Select(c => $"{ExperimentValidator.Describe(c.Descriptor.Kind)} [bold]{Markup.Escape(c.Descriptor.Name)}[/] {Markup.Escape(c.Descriptor.Version)}");
-                var folder = Path.GetRelativePath(Directory.GetCurrentDirectory(), Path.GetDirectoryName(p.Path) ?? p.Path);
-                table.AddRow(Markup.Escape(p.Name), Markup.Escape(p.Version), Markup.Escape($"{(p.BuiltIn ? "built-in" : "external")}: {folder}"),
+                table.AddRow(Markup.Escape(p.Name), Markup.Escape(p.Version), Markup.Escape(Plugins.PluginInstaller.DescribeSource(p, Directory.GetCurrentDirectory())),
                     p.Error is null ? string.Join("\n", comps) : $"[red]not loaded: {Markup.Escape(p.Error)}[/]");
             }
             AnsiConsole.Write(table);
@@ -122,6 +121,7 @@ public static class Program
 
         root.Subcommands.Add(run);
         root.Subcommands.Add(validate);
+        PluginsCommand.AddSubcommands(plugins, pluginDirs);
         root.Subcommands.Add(plugins);
         root.Subcommands.Add(schema);
         root.Subcommands.Add(ModelsCommand.Create());

@@ -78,7 +78,8 @@ public sealed partial class BiasBenchApp : IAsyncDisposable
         var catalog = new PluginCatalog();
         var bootLogger = new Serilog.Extensions.Logging.SerilogLoggerFactory(serilog).CreateLogger("BiasBench.Plugins");
         catalog.LoadFrom(PluginCatalog.BuiltInDirectories(), builtIn: true, builder.Services, bootLogger);
-        var extra = settings.PluginDirectories
+        // The user's plugin folder (~/.biasbench/plugins: 'biasbench plugins install') is always loaded when it exists.
+        var extra = PluginInstaller.DefaultDirectoryIfPresent().Concat(settings.PluginDirectories)
             .Concat((Environment.GetEnvironmentVariable(PluginPathVariable) ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
             .Concat(configPluginPaths);
         catalog.LoadFrom(extra, builtIn: false, builder.Services, bootLogger);
@@ -227,6 +228,7 @@ public sealed partial class BiasBenchApp : IAsyncDisposable
         m["plugins"] = new JsonArray(Catalog.Plugins.Select(p => (JsonNode)new JsonObject
         {
             ["name"] = p.Name, ["version"] = p.Version, ["build_id"] = p.BuildId, ["path"] = p.Path, ["built_in"] = p.BuiltIn, ["error"] = p.Error,
+            ["installed_from"] = Path.IsPathRooted(p.Path) && PluginInstaller.ReadRecord(Path.GetDirectoryName(p.Path)!) is { } installed ? installed.Source : null,
         }).ToArray());
         m["components"] = new JsonArray(plan.SelectMany(s => s.Components.Select(c => (JsonNode)new JsonObject
         {

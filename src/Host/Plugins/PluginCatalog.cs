@@ -137,7 +137,7 @@ public sealed class PluginCatalog
         return null;
     }
 
-    private static (bool HasAttribute, Version? AbstractionsVersion, string Version) InspectMetadata(string path)
+    internal static (bool HasAttribute, Version? AbstractionsVersion, string Version) InspectMetadata(string path)
     {
         using var stream = File.OpenRead(path);
         using var pe = new PEReader(stream);

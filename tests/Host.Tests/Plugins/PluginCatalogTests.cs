@@ -83,7 +83,7 @@ public class PluginCatalogTests
         Assert.Equal(compatible, PluginCatalog.CompatibilityError(new Version(major, minor, 0, 0)) is null);
 
     /// <summary>Edits the AssemblyRef row of a built DLL so it claims another contract version (as if built against it).</summary>
-    private static void RewriteReferencedVersion(string dll, string reference, ushort major)
+    internal static void RewriteReferencedVersion(string dll, string reference, ushort major)
     {
         var bytes = File.ReadAllBytes(dll);
         int offset;
