@@ -11,12 +11,16 @@ using static TorchSharp.torch;
 // Usage:
 //   BiasBench.GpuBench image  --preset vit-h14|tiny [--layout hf|open-clip] --batch 64,256 --dtype bf16|fp16|fp32 --device cuda|cpu [--iterations 20] [--json out.json]
 //   BiasBench.GpuBench pairs  --preset vit-h14|tiny --batch 64 --dtype fp16 ...        (image + text per pair, HPSv2 style)
-//   BiasBench.GpuBench e2e    --images DIR --preset vit-h14|tiny --batch 64 --dtype bf16 ... (decode + PIL preprocess on all cores + network)
+//   BiasBench.GpuBench e2e    --images DIR --preset vit-h14|tiny --batch 64 --dtype bf16 [--pipeline staged|legacy] [--repeat R] [--jpeg-dct-scaling] ... (decode + PIL preprocess on all cores + network)
 //   BiasBench.GpuBench resnet-infer|resnet-train --preset resnet18|tiny --batch 256 --dtype bf16|fp32 --device cuda|cpu  (ResNetBench.cs)
 //   BiasBench.GpuBench decode --images DIR [--preprocess pil|hps|tensor] [--threads N] [--rounds 3]  (CPU only: decode + preprocess)
 //   BiasBench.GpuBench ddpm   --preset celebahq-256|tiny --batch 16 --dtype bf16 ...   (UNet2DModel; see DiffusionBench.cs)
 //   BiasBench.GpuBench sd     --preset sd15|tiny --batch 4 --dtype fp16 ...            (SD 1.5 UNet with CFG, text encoder, VAE)
 //   BiasBench.GpuBench draft  --preset celebahq-256|tiny --batch 4 --steps 50 --precision bf16|fp32 ... (a DRaFT-1 update; DraftBench.cs)
+//   BiasBench.GpuBench imagereward --preset imagereward|tiny [--med-config med_config.json] --batch 64 --dtype fp16 ...  (BLIP ViT-L + BERT pairs)
+//   every network mode: [--warmup 3] [--marker] (a marker kernel before and after the timed iterations, for scripts/profile.sh)
+//   BiasBench.GpuBench dct --images DIR [--model CLIP_DIR --bpe bpe_simple_vocab_16e6.txt.gz]  (CPU: what jpeg_dct_scaling saves and costs)
+//   BiasBench.GpuBench breakdown --images DIR [--rounds 2]   (CPU only: time and allocations of each step, GC share on all cores)
 // Weights are random (same shapes as PickScore / HPSv2 ViT-H/14); TorchSharp has no autocast, so the model is cast to
 // the dtype instead (the nearest equivalent of PyTorch's autocast for inference).
 var mode = args.Length > 0 ? args[0] : "image";
@@ -26,6 +30,9 @@ string Arg(string name, string fallback)
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
 }
 
+if (mode == "dct") return DctScalingBench.Run(Arg("images", "."), int.Parse(Arg("size", "224"), CultureInfo.InvariantCulture),
+    Arg("model", "") is { Length: > 0 } m ? m : null, Arg("bpe", "") is { Length: > 0 } b ? b : null, int.Parse(Arg("rounds", "2"), CultureInfo.InvariantCulture));
+if (mode == "breakdown") return PipelineBench.Breakdown(Arg("images", "."), int.Parse(Arg("rounds", "2"), CultureInfo.InvariantCulture));
 if (mode is "resnet-infer" or "resnet-train") return ResNetBench.Run(mode, args);
 if (mode == "decode") return DecodeOnly(Arg("images", "."), Arg("preprocess", "pil"),
     int.Parse(Arg("threads", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
@@ -47,7 +54,12 @@ var preset = Arg("preset", "vit-h14");
 var layout = Arg("layout", mode == "pairs" ? "open-clip" : "hf") == "open-clip" ? ClipLayout.OpenClip : ClipLayout.HuggingFace;
 var batches = Arg("batch", "64").Split(',').Select(int.Parse).ToArray();
 var iterations = int.Parse(Arg("iterations", "20"), CultureInfo.InvariantCulture);
+var warmup = int.Parse(Arg("warmup", "3"), CultureInfo.InvariantCulture);
+var marker = args.Contains("--marker");
 Console.WriteLine($"backend: {info}; device {device}; dtype {dtype}; preset {preset}; layout {layout}");
+if (mode == "imagereward")
+    return ImageRewardBench.Run(ImageRewardBench.Preset(preset == "vit-h14" ? "imagereward" : preset, Arg("med-config", "")), batches, device, dtype,
+        iterations, warmup, marker, Sync, Arg("json", ""));
 
 var config = preset switch
 {
@@ -74,9 +86,13 @@ var results = new List<object>();
 foreach (var batch in batches)
 {
     double perSecond;
+    double? busyShare = null;
     if (mode == "e2e")
     {
-        perSecond = EndToEnd(model, Arg("images", "."), batch, device, dtype, Sync);
+        var limits = args.Contains("--jpeg-dct-scaling") ? new ImageDecodeLimits { JpegDctScalingMinShortSide = config.Vision.ImageSize } : null;
+        (perSecond, var busy) = EndToEndBench.Run(Arg("pipeline", "staged"), model, Arg("images", "."), int.Parse(Arg("repeat", "1"), CultureInfo.InvariantCulture),
+            batch, device, dtype, Sync, limits);
+        busyShare = busy;
     }
     else
     {
@@ -92,57 +108,23 @@ foreach (var batch in batches)
             var image = model.EncodeImage(pixels);
             if (mode == "pairs") { var text = model.EncodeText(ids); _ = (image * text).sum(-1); }
         }
-        for (var i = 0; i < 3; i++) Step();
+        for (var i = 0; i < warmup; i++) Step();
         Sync();
+        if (marker) ProfileMarker.Launch(device, Sync);
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < iterations; i++) Step();
         Sync();
         perSecond = batch * iterations / clock.Elapsed.TotalSeconds;
+        if (marker) ProfileMarker.Launch(device, Sync);
     }
     var unit = mode == "pairs" ? "pairs/s" : "images/s";
-    Console.WriteLine($"{mode} batch {batch}: {perSecond:F1} {unit}");
-    results.Add(new { mode, preset, layout = layout.ToString(), dtype = dtype.ToString(), device = device.ToString(), batch, per_second = perSecond, unit });
+    Console.WriteLine($"{mode} batch {batch}: {perSecond:F1} {unit}" + (busyShare is { } b ? $" (device busy {100 * b:F0}% of the time; pipeline {Arg("pipeline", "staged")})" : ""));
+    results.Add(new { mode, preset, layout = layout.ToString(), dtype = dtype.ToString(), device = device.ToString(), batch, per_second = perSecond, unit,
+        device_busy_share = busyShare, pipeline = mode == "e2e" ? Arg("pipeline", "staged") : null });
 }
 if (Arg("json", "") is { Length: > 0 } json)
     File.WriteAllText(json, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
 return 0;
-
-// Decode + PIL-exact preprocessing on every core, feeding the network through a bounded queue, so the CPU work of the
-// next batches overlaps the device's work on the current one.
-static double EndToEnd(ClipModel model, string directory, int batch, Device device, ScalarType dtype, Action sync)
-{
-    var files = ImageFiles(directory);
-    var queue = new BlockingCollection<float[]>(boundedCapacity: batch * 4);
-    var producer = Task.Run(() =>
-    {
-        Parallel.ForEach(files, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, file =>
-            queue.Add(ClipPreprocessing.PilCenterCrop(ImageDecoder.DecodeFile(file), 224).Data));
-        queue.CompleteAdding();
-    });
-    var clock = Stopwatch.StartNew();
-    var done = 0;
-    var buffer = new List<float[]>(batch);
-    void Flush()
-    {
-        if (buffer.Count == 0) return;
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var flat = new float[buffer.Count * 3 * 224 * 224];
-        for (var i = 0; i < buffer.Count; i++) buffer[i].CopyTo(flat, i * 3 * 224 * 224);
-        _ = model.EncodeImage(tensor(flat, [buffer.Count, 3, 224, 224]).to(dtype, device));
-        done += buffer.Count;
-        buffer.Clear();
-    }
-    foreach (var item in queue.GetConsumingEnumerable())
-    {
-        buffer.Add(item);
-        if (buffer.Count == batch) Flush();
-    }
-    Flush();
-    producer.Wait();
-    sync();
-    return done / clock.Elapsed.TotalSeconds;
-}
 
 // Decode + preprocessing alone (files read into memory first), images spread over `threads` workers; the best of
 // `rounds` passes is reported, with the rate per thread.

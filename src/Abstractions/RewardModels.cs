@@ -29,6 +29,13 @@ public interface IRewardModel : IDisposable
     /// <summary>Preferred batch size (the host batches requests to this size).</summary>
     int PreferredBatchSize => 16;
 
+    /// <summary>
+    /// How many batches the host may have in flight on this instance at once (default 1: one after the other). A model
+    /// whose <see cref="ScoreAsync"/> is thread-safe and prepares its inputs on the CPU before using its device can allow
+    /// 2, so that the next batch is decoded while the device scores this one.
+    /// </summary>
+    int ConcurrentBatches => 1;
+
     /// <summary>Scores a batch; the result list has one entry per request, in order.</summary>
     Task<IReadOnlyList<ItemResult<double>>> ScoreAsync(IReadOnlyList<RewardRequest> batch, CancellationToken cancellationToken);
 }

@@ -11,7 +11,7 @@ namespace BiasBench.Host;
 
 public static class Program
 {
-    public const int ExitOk = 0, ExitFailed = 1, ExitInvalidConfig = 2, ExitCancelled = 130;
+    public const int ExitOk = 0, ExitFailed = 1, ExitInvalidConfig = 2, ExitShardsNotReady = 3, ExitCancelled = 130;
 
     public static Task<int> Main(string[] args)
     {
@@ -29,6 +29,9 @@ public static class Program
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Result cache (default: <runs-dir>/.cache or BIASBENCH_CACHE)" };
         var noProgress = new Option<bool>("--no-progress") { Description = "Plain log lines instead of progress bars" };
         var configArg = new Argument<FileInfo>("config") { Description = "Experiment YAML file" };
+        var devices = new Option<string?>("--devices") { Description = "One worker per device for expensive stages: all, or e.g. cuda:0,cuda:1 (items spread by content hash)" };
+        var shard = new Option<string?>("--shard") { Description = "K/N: compute shard K (from 0) of N of every expensive stage; 'biasbench merge' assembles the shards" };
+        var runId = new Option<string?>("--run-id") { Description = "Name of the run folder (shards of one run share it; default for shards: experiment + config fingerprint)" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print how many requests the config's hosted-model stages would send, then stop (nothing is sent)" };
         var endpoint = new Option<string?>("--endpoint") { Description = "Base URL replacing the endpoint of every hosted-model component (e.g. a local server)" };
 
@@ -41,9 +44,10 @@ public static class Program
             PluginDirectories = (r.GetValue(pluginDirs) ?? []).Select(Path.GetFullPath).ToList(),
             RunsDirectory = r.GetValue(runsDir) is { } rd ? Path.GetFullPath(rd) : null,
             CacheDirectory = r.GetValue(cacheDir) is { } cd ? Path.GetFullPath(cd) : null,
+            Devices = r.GetValue(devices), Shard = r.GetValue(shard), RunId = r.GetValue(runId),
         };
 
-        var run = new Command("run", "Run an experiment") { configArg, runsDir, cacheDir, noProgress, dryRun, endpoint };
+        var run = new Command("run", "Run an experiment") { configArg, runsDir, cacheDir, noProgress, dryRun, endpoint, devices, shard, runId };
         run.SetAction((r, ct) => Guarded(async () =>
         {
             var (config, problems) = LoadConfig(r.GetValue(configArg)!.FullName);
@@ -121,6 +125,7 @@ public static class Program
         root.Subcommands.Add(plugins);
         root.Subcommands.Add(schema);
         root.Subcommands.Add(ModelsCommand.Create());
+        root.Subcommands.Add(MergeCommand.Create(configArg, runsDir, cacheDir, noProgress, runId, verbose, Settings, ResolvePluginPaths, PrintSummary));
         root.Subcommands.Add(TrainJudgeCommand.Create(Settings, r => r.GetValue(verbose), runsDir, cacheDir, Guarded));
         return root;
     }
@@ -129,16 +134,16 @@ public static class Program
     /// The config, or what could be read of it with the problems found so far: the plugin-level checks then add theirs,
     /// so one pass reports everything (a top-level typo does not hide a stage's option typos).
     /// </summary>
-    private static (ExperimentConfig Config, IReadOnlyList<ConfigProblem> Problems) LoadConfig(string path)
+    internal static (ExperimentConfig Config, IReadOnlyList<ConfigProblem> Problems) LoadConfig(string path)
     {
         try { return (ExperimentConfigLoader.Load(path), []); }
         catch (ConfigException e) when (e.Partial is { } partial) { return (partial, e.Problems); }
     }
 
-    private static IEnumerable<string> ResolvePluginPaths(ExperimentConfig config) =>
+    internal static IEnumerable<string> ResolvePluginPaths(ExperimentConfig config) =>
         config.PluginPaths.Select(p => Path.IsPathRooted(p) ? p : Path.GetFullPath(Path.Combine(config.Directory, p)));
 
-    private static void PrintSummary(RunStore store, IReadOnlyList<StageOutput> outputs)
+    internal static void PrintSummary(RunStore store, IReadOnlyList<StageOutput> outputs)
     {
         foreach (var f in outputs.SelectMany(o => o.Findings)) AnsiConsole.MarkupLine($"[bold]•[/] {Safe(f.Text)}");
         var failed = outputs.Sum(o => o.ItemsFailed);

@@ -121,9 +121,18 @@ public sealed class AntialiasBicubic
     /// <c>ResizeChw(ToChw01(image), 3, ...)</c> with the same float arithmetic, without materialising the full-resolution
     /// float image: the horizontal pass reads the bytes (x / 255f, as ToTensor) and keeps R, G and B in one vector.
     /// </summary>
-    public static unsafe float[] ResizeRgb01(RgbImage image, int outHeight, int outWidth)
+    public static float[] ResizeRgb01(RgbImage image, int outHeight, int outWidth) => ResizeRgb01(image, outHeight, outWidth, pool: false, out _);
+
+    /// <summary>
+    /// <see cref="ResizeRgb01(RgbImage, int, int)"/> into an <see cref="ArrayPool{T}.Shared"/> array where it can (then
+    /// <paramref name="rented"/> is true, the array may be longer than 3 x outHeight x outWidth and the caller returns it).
+    /// </summary>
+    internal static float[] ResizeRgb01(RgbImage image, int outHeight, int outWidth, out bool rented) => ResizeRgb01(image, outHeight, outWidth, pool: true, out rented);
+
+    private static unsafe float[] ResizeRgb01(RgbImage image, int outHeight, int outWidth, bool pool, out bool rented)
     {
         ArgumentNullException.ThrowIfNull(image);
+        rented = false;
         int height = image.Height, width = image.Width;
         if (outWidth == width || !Vector128.IsHardwareAccelerated)
             return ResizeChw(ClipPreprocessing.ToChw01(image), 3, height, width, outHeight, outWidth);
@@ -170,7 +179,9 @@ public sealed class AntialiasBicubic
                     }
                 }
             });
-            return outHeight != height ? Vertical(tmp, 3, height, outWidth, outHeight) : tmp.AsSpan(0, 3 * plane).ToArray();
+            if (outHeight == height) return tmp.AsSpan(0, 3 * plane).ToArray();
+            rented = pool;
+            return Vertical(tmp, 3, height, outWidth, outHeight, pool ? ArrayPool<float>.Shared.Rent(checked(3 * outHeight * outWidth)) : null);
         }
         finally
         {
@@ -185,10 +196,10 @@ public sealed class AntialiasBicubic
             Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<uint>(p)).AsByte())).AsInt32()) / Vector128.Create(255f);
 
     /// <summary>Vertical pass: out = in_0 * k_0 + in_1 * k_1 + ... per element, in that order (vectorised along the row).</summary>
-    private static float[] Vertical(float[] input, int channels, int height, int width, int outHeight)
+    private static float[] Vertical(float[] input, int channels, int height, int width, int outHeight, float[]? output = null)
     {
         var wy = Compute(height, outHeight);
-        var tmp = GC.AllocateUninitializedArray<float>(checked(channels * outHeight * width));
+        var tmp = output ?? GC.AllocateUninitializedArray<float>(checked(channels * outHeight * width));
         Parallel.For(0, channels * outHeight, row =>
         {
             int c = row / outHeight, o = row % outHeight;

@@ -77,16 +77,26 @@ public static class ClipPreprocessing
     /// <summary>torchvision Resize(size, BICUBIC) on a PIL image, CenterCrop(size), ToTensor, Normalize.</summary>
     public static ChwImage PilCenterCrop(RgbImage image, int size, IReadOnlyList<float>? mean = null, IReadOnlyList<float>? std = null)
     {
-        ArgumentNullException.ThrowIfNull(image);
         CheckSize(size);
+        var outData = new float[3 * size * size];
+        PilCenterCropInto(image, size, outData, mean, std);
+        return new ChwImage(3, size, size, outData);
+    }
+
+    /// <summary><see cref="PilCenterCrop"/> written into <paramref name="destination"/> (3 x size x size floats, CHW).</summary>
+    public static void PilCenterCropInto(RgbImage image, int size, Span<float> destination, IReadOnlyList<float>? mean = null, IReadOnlyList<float>? std = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        CheckDestination(size, destination);
         var (h, w) = ShortSideResize(image.Height, image.Width, size);
-        var resized = (h == image.Height && w == image.Width) ? image : PilResize.Bicubic(image, w, h);
+        // The resized image is pooled: it is needed only until the crop below.
+        using var pooled = (h == image.Height && w == image.Width) ? null : PilResize.BicubicPooled(image, w, h);
+        var resized = pooled?.Image ?? image;
         var (n, s) = Stats(mean, std);
         // CenterCrop pads with zeros when the crop is larger (cannot happen after the short-side resize).
         var (top, left) = CropOffsets(resized.Height, resized.Width, size, size);
-        var outData = new float[3 * size * size];
         var px = resized.Pixels;
-        Parallel.For(0, size, y =>
+        for (int y = 0; y < size; y++)
         {
             int sy = y + top;
             for (int x = 0; x < size; x++)
@@ -96,35 +106,48 @@ public static class ClipPreprocessing
                 for (int c = 0; c < 3; c++)
                 {
                     float v = inside ? px[(sy * resized.Width + sx) * 3 + c] / 255f : 0f;
-                    outData[(c * size + y) * size + x] = (v - n[c]) / s[c];
+                    destination[(c * size + y) * size + x] = (v - n[c]) / s[c];
                 }
             }
-        });
-        return new ChwImage(3, size, size, outData);
+        }
     }
 
     /// <summary>ToTensor, torchvision tensor Resize(size, BICUBIC, antialias=True) of the short side, CenterCrop, Normalize.</summary>
     public static ChwImage TensorCenterCrop(RgbImage image, int size, IReadOnlyList<float>? mean = null, IReadOnlyList<float>? std = null)
     {
-        ArgumentNullException.ThrowIfNull(image);
         CheckSize(size);
-        var (h, w) = ShortSideResize(image.Height, image.Width, size);
-        var resized = AntialiasBicubic.ResizeRgb01(image, h, w);
-        var (n, s) = Stats(mean, std);
-        var (top, left) = CropOffsets(h, w, size, size);
         var outData = new float[3 * size * size];
-        for (int c = 0; c < 3; c++)
-            for (int y = 0; y < size; y++)
-            {
-                int sy = y + top;
-                for (int x = 0; x < size; x++)
-                {
-                    int sx = x + left;
-                    float v = sy >= 0 && sy < h && sx >= 0 && sx < w ? resized[(c * h + sy) * w + sx] : 0f;
-                    outData[(c * size + y) * size + x] = (v - n[c]) / s[c];
-                }
-            }
+        TensorCenterCropInto(image, size, outData, mean, std);
         return new ChwImage(3, size, size, outData);
+    }
+
+    /// <summary><see cref="TensorCenterCrop"/> written into <paramref name="destination"/> (3 x size x size floats, CHW).</summary>
+    public static void TensorCenterCropInto(RgbImage image, int size, Span<float> destination, IReadOnlyList<float>? mean = null, IReadOnlyList<float>? std = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        CheckDestination(size, destination);
+        var (h, w) = ShortSideResize(image.Height, image.Width, size);
+        var resized = AntialiasBicubic.ResizeRgb01(image, h, w, out var rented);
+        try
+        {
+            var (n, s) = Stats(mean, std);
+            var (top, left) = CropOffsets(h, w, size, size);
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < size; y++)
+                {
+                    int sy = y + top;
+                    for (int x = 0; x < size; x++)
+                    {
+                        int sx = x + left;
+                        float v = sy >= 0 && sy < h && sx >= 0 && sx < w ? resized[(c * h + sy) * w + sx] : 0f;
+                        destination[(c * size + y) * size + x] = (v - n[c]) / s[c];
+                    }
+                }
+        }
+        finally
+        {
+            if (rented) System.Buffers.ArrayPool<float>.Shared.Return(resized);
+        }
     }
 
     /// <summary>
@@ -134,25 +157,58 @@ public static class ClipPreprocessing
     /// </summary>
     public static ChwImage HpsPad(RgbImage image, int size, IReadOnlyList<float>? mean = null, IReadOnlyList<float>? std = null)
     {
-        ArgumentNullException.ThrowIfNull(image);
         CheckSize(size);
-        var (h, w) = LongestSideResize(image.Height, image.Width, size);
-        var resized = AntialiasBicubic.ResizeRgb01(image, h, w);
-        var (n, s) = Stats(mean, std);
-        int padTop = (size - h) / 2, padLeft = (size - w) / 2;
         var outData = new float[3 * size * size];
-        for (int c = 0; c < 3; c++)
-            for (int y = 0; y < size; y++)
-            {
-                int sy = y - padTop;
-                for (int x = 0; x < size; x++)
-                {
-                    int sx = x - padLeft;
-                    float v = sy >= 0 && sy < h && sx >= 0 && sx < w ? resized[(c * h + sy) * w + sx] : 0f;
-                    outData[(c * size + y) * size + x] = (v - n[c]) / s[c];
-                }
-            }
+        HpsPadInto(image, size, outData, mean, std);
         return new ChwImage(3, size, size, outData);
+    }
+
+    /// <summary><see cref="HpsPad"/> written into <paramref name="destination"/> (3 x size x size floats, CHW).</summary>
+    public static void HpsPadInto(RgbImage image, int size, Span<float> destination, IReadOnlyList<float>? mean = null, IReadOnlyList<float>? std = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        CheckDestination(size, destination);
+        var (h, w) = LongestSideResize(image.Height, image.Width, size);
+        var resized = AntialiasBicubic.ResizeRgb01(image, h, w, out var rented);
+        try
+        {
+            var (n, s) = Stats(mean, std);
+            int padTop = (size - h) / 2, padLeft = (size - w) / 2;
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < size; y++)
+                {
+                    int sy = y - padTop;
+                    for (int x = 0; x < size; x++)
+                    {
+                        int sx = x - padLeft;
+                        float v = sy >= 0 && sy < h && sx >= 0 && sx < w ? resized[(c * h + sy) * w + sx] : 0f;
+                        destination[(c * size + y) * size + x] = (v - n[c]) / s[c];
+                    }
+                }
+        }
+        finally
+        {
+            if (rented) System.Buffers.ArrayPool<float>.Shared.Return(resized);
+        }
+    }
+
+    /// <summary>The transform of <paramref name="kind"/> written into <paramref name="destination"/> (3 x size x size floats).</summary>
+    public static void ApplyInto(RgbImage image, ClipTransformKind kind, int size, Span<float> destination, IReadOnlyList<float>? mean = null, IReadOnlyList<float>? std = null)
+    {
+        switch (kind)
+        {
+            case ClipTransformKind.PilCenterCrop: PilCenterCropInto(image, size, destination, mean, std); break;
+            case ClipTransformKind.TensorCenterCrop: TensorCenterCropInto(image, size, destination, mean, std); break;
+            case ClipTransformKind.HpsPad: HpsPadInto(image, size, destination, mean, std); break;
+            default: throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown transform kind.");
+        }
+    }
+
+    private static void CheckDestination(int size, Span<float> destination)
+    {
+        CheckSize(size);
+        if (destination.Length != 3 * size * size)
+            throw new ArgumentException($"The destination holds {destination.Length} floats; 3x{size}x{size} = {3 * size * size} are needed.", nameof(destination));
     }
 
     /// <summary>ToTensor: HWC bytes -> CHW floats in [0,1] (x / 255 in float32).</summary>

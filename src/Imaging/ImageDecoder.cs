@@ -22,6 +22,14 @@ public sealed record ImageDecodeLimits
     /// <c>PIL.Image.open(...).convert("RGB")</c> ignores the tag; set false to reproduce that.
     /// </summary>
     public bool ApplyExifOrientation { get; init; } = true;
+
+    /// <summary>
+    /// Off (null) by default. When set, a JPEG is decoded at the smallest DCT scale (1/8, 2/8, ... of its size; libjpeg
+    /// scales while decoding, like PIL's <c>Image.draft</c>) whose short side is still at least this many pixels, instead of
+    /// at full size: much less decoding and resizing work for a model that takes e.g. 224 px, but the pixels differ from a
+    /// full decode followed by the resize (the deviation is measured in the README). Other formats decode at full size.
+    /// </summary>
+    public int? JpegDctScalingMinShortSide { get; init; }
 }
 
 /// <summary>Raised when bytes cannot be decoded into an image; the message names the source and the reason.</summary>
@@ -46,6 +54,22 @@ public sealed class ImageDecodeException : Exception
 public static class ImageDecoder
 {
     public static RgbImage Decode(ReadOnlySpan<byte> encoded, string sourceName, ImageDecodeLimits? limits = null)
+    {
+        var (width, height, rgb) = DecodeCore(encoded, sourceName, limits, pooled: false);
+        return new RgbImage(width, height, rgb);
+    }
+
+    /// <summary>
+    /// <see cref="Decode"/> into a reused pixel array that goes back to its pool when the result is disposed (no
+    /// large-object-heap allocation per image once the pool is warm).
+    /// </summary>
+    public static PooledRgbImage DecodePooled(ReadOnlySpan<byte> encoded, string sourceName, ImageDecodeLimits? limits = null)
+    {
+        var (width, height, rgb) = DecodeCore(encoded, sourceName, limits, pooled: true);
+        return new PooledRgbImage(width, height, rgb);
+    }
+
+    private static (int Width, int Height, byte[] Rgb) DecodeCore(ReadOnlySpan<byte> encoded, string sourceName, ImageDecodeLimits? limits, bool pooled)
     {
         limits ??= ImageDecodeLimits.Default;
         if (string.IsNullOrEmpty(sourceName)) sourceName = "<unnamed>";
@@ -78,9 +102,10 @@ public static class ImageDecoder
                 throw new ImageDecodeException(sourceName, $"{info.Width}x{info.Height} is too large to decode into one buffer (MaxPixels was raised beyond what one array can hold).");
 
             // Unpremultiplied RGBA without a colour space: raw decoded samples, alpha kept separate (then dropped).
-            var dstInfo = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+            var size = DecodeSize(codec, limits);
+            var dstInfo = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
             // A pooled buffer: a fresh multi-megabyte array per image costs as much as the JPEG decode itself (page faults).
-            int rgbaLength = checked(info.Width * info.Height * 4);
+            int rgbaLength = checked(size.Width * size.Height * 4);
             var rgba = ArrayPool<byte>.Shared.Rent(rgbaLength);
             try
             {
@@ -104,8 +129,8 @@ public static class ImageDecoder
 
                 var origin = limits.ApplyExifOrientation ? codec.EncodedOrigin : SKEncodedOrigin.TopLeft;
                 return origin == SKEncodedOrigin.TopLeft
-                    ? RgbaToRgb(rgba, info.Width, info.Height)
-                    : RgbaToOrientedRgb(rgba, info.Width, info.Height, origin);
+                    ? RgbaToRgb(rgba, size.Width, size.Height, pooled)
+                    : RgbaToOrientedRgb(rgba, size.Width, size.Height, origin, pooled);
             }
             finally
             {
@@ -138,11 +163,26 @@ public static class ImageDecoder
         return Decode(bytes, path, limits);
     }
 
+    /// <summary>The size to decode at: the full size, or a smaller DCT scale of a JPEG (see ImageDecodeLimits.JpegDctScalingMinShortSide).</summary>
+    private static SKSizeI DecodeSize(SKCodec codec, ImageDecodeLimits limits)
+    {
+        var full = new SKSizeI(codec.Info.Width, codec.Info.Height);
+        if (limits.JpegDctScalingMinShortSide is not { } minShortSide || codec.EncodedFormat != SKEncodedImageFormat.Jpeg) return full;
+        for (var eighths = 1; eighths < 8; eighths++)
+        {
+            var scaled = codec.GetScaledDimensions(eighths / 8f);
+            if (Math.Min(scaled.Width, scaled.Height) >= minShortSide) return scaled;
+        }
+        return full;
+    }
+
+    private static byte[] NewRgb(int length, bool pooled) => pooled ? ExactSizeBuffers.Rent(length) : GC.AllocateUninitializedArray<byte>(length);
+
     /// <summary>Drops alpha (the common, unrotated case): 4 pixels per 16-byte shuffle.</summary>
-    private static RgbImage RgbaToRgb(byte[] rgba, int w, int h)
+    private static (int, int, byte[]) RgbaToRgb(byte[] rgba, int w, int h, bool pooled)
     {
         int pixels = w * h;
-        var rgb = GC.AllocateUninitializedArray<byte>(checked(pixels * 3));
+        var rgb = NewRgb(checked(pixels * 3), pooled);
         int i = 0;
         if (Vector128.IsHardwareAccelerated)
         {
@@ -159,15 +199,15 @@ public static class ImageDecoder
             rgb[i * 3 + 1] = rgba[i * 4 + 1];
             rgb[i * 3 + 2] = rgba[i * 4 + 2];
         }
-        return new RgbImage(w, h, rgb);
+        return (w, h, rgb);
     }
 
     /// <summary>Drops alpha and applies the EXIF origin (same mapping as PIL's ImageOps.exif_transpose).</summary>
-    private static RgbImage RgbaToOrientedRgb(byte[] rgba, int w, int h, SKEncodedOrigin origin)
+    private static (int, int, byte[]) RgbaToOrientedRgb(byte[] rgba, int w, int h, SKEncodedOrigin origin, bool pooled)
     {
         bool swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
         int ow = swap ? h : w, oh = swap ? w : h;
-        var rgb = new byte[checked(ow * oh * 3)];
+        var rgb = NewRgb(checked(ow * oh * 3), pooled);
         Parallel.For(0, oh, oy =>
         {
             var dst = rgb.AsSpan(oy * ow * 3, ow * 3);
@@ -191,7 +231,7 @@ public static class ImageDecoder
                 dst[ox * 3 + 2] = rgba[s + 2];
             }
         });
-        return new RgbImage(ow, oh, rgb);
+        return (ow, oh, rgb);
     }
 
     private static string Hex(ReadOnlySpan<byte> b) => Convert.ToHexString(b[..Math.Min(8, b.Length)]);

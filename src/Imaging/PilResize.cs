@@ -15,21 +15,37 @@ public static class PilResize
     private const int PrecisionBits = 32 - 8 - 2;
 
     /// <summary>Pillow's <c>Image.resize((width, height), Image.BICUBIC)</c> on an RGB image.</summary>
-    public static RgbImage Bicubic(RgbImage src, int width, int height) => Resample(src, width, height, Bicubic2, 2.0);
+    public static RgbImage Bicubic(RgbImage src, int width, int height) => ToImage(Resample(src, width, height, Bicubic2, 2.0, pooled: false));
 
     /// <summary>
     /// Pillow's <c>Image.resize((width, height), Image.BILINEAR)</c> (triangle filter, support 1, widened when
     /// downscaling), which is what torchvision's <c>Resize</c> runs on PIL images by default.
     /// </summary>
-    public static RgbImage Bilinear(RgbImage src, int width, int height) => Resample(src, width, height, Triangle, 1.0);
+    public static RgbImage Bilinear(RgbImage src, int width, int height) => ToImage(Resample(src, width, height, Triangle, 1.0, pooled: false));
 
-    private static RgbImage Resample(RgbImage src, int width, int height, Func<double, double> filter, double filterSupport)
+    /// <summary><see cref="Bicubic"/> into a reused array that goes back to its pool when the result is disposed.</summary>
+    internal static PooledRgbImage BicubicPooled(RgbImage src, int width, int height)
+    {
+        var (w, h, pixels) = Resample(src, width, height, Bicubic2, 2.0, pooled: true);
+        return new PooledRgbImage(w, h, pixels);
+    }
+
+    private static RgbImage ToImage((int Width, int Height, byte[] Pixels) r) => new(r.Width, r.Height, r.Pixels);
+
+    private static byte[] NewOutput(int length, bool pooled) => pooled ? ExactSizeBuffers.Rent(length) : GC.AllocateUninitializedArray<byte>(length);
+
+    private static (int Width, int Height, byte[] Pixels) Resample(RgbImage src, int width, int height, Func<double, double> filter, double filterSupport, bool pooled)
     {
         ArgumentNullException.ThrowIfNull(src);
         if (width <= 0 || height <= 0)
             throw new ArgumentOutOfRangeException(nameof(width), $"Target size must be positive, got {width}x{height}.");
         // Pillow returns a copy when nothing changes.
-        if (width == src.Width && height == src.Height) return new RgbImage(width, height, (byte[])src.Pixels.Clone());
+        if (width == src.Width && height == src.Height)
+        {
+            var copy = NewOutput(src.Pixels.Length, pooled);
+            src.Pixels.CopyTo(copy, 0);
+            return (width, height, copy);
+        }
 
         var (ksizeV, boundsV, kkV) = PrecomputeCoeffs(src.Height, 0f, src.Height, height, filter, filterSupport);
         int yFirst = boundsV[0];
@@ -43,30 +59,30 @@ public static class PilResize
             if (height == src.Height)
             {
                 // Only the horizontal pass runs (yFirst == 0 and all rows kept): it writes the result directly.
-                var only = new byte[checked(width * tempH * 3)];
+                var only = NewOutput(checked(width * tempH * 3), pooled);
                 Horizontal(src.Pixels, src.Width, only, width, tempH, yFirst, ksizeH, boundsH, kkH);
-                return new RgbImage(width, tempH, only);
+                return (width, tempH, only);
             }
             // The intermediate image is pooled: fresh large arrays per image cost page faults on every call.
             var temp = ArrayPool<byte>.Shared.Rent(checked(width * tempH * 3));
             try
             {
                 Horizontal(src.Pixels, src.Width, temp, width, tempH, yFirst, ksizeH, boundsH, kkH);
-                return VerticalImage(temp, width, height, ksizeV, boundsV, kkV);
+                return VerticalImage(temp, width, height, ksizeV, boundsV, kkV, pooled);
             }
             finally
             {
                 ArrayPool<byte>.Shared.Return(temp);
             }
         }
-        return VerticalImage(src.Pixels, src.Width, height, ksizeV, boundsV, kkV);
+        return VerticalImage(src.Pixels, src.Width, height, ksizeV, boundsV, kkV, pooled);
     }
 
-    private static RgbImage VerticalImage(byte[] source, int width, int height, int ksize, int[] bounds, int[] kk)
+    private static (int, int, byte[]) VerticalImage(byte[] source, int width, int height, int ksize, int[] bounds, int[] kk, bool pooled)
     {
-        var output = GC.AllocateUninitializedArray<byte>(checked(width * height * 3));
+        var output = NewOutput(checked(width * height * 3), pooled);
         Vertical(source, width, output, height, ksize, bounds, kk);
-        return new RgbImage(width, height, output);
+        return (width, height, output);
     }
 
     private static double Bicubic2(double x)

@@ -217,10 +217,16 @@ public static class TestApp
 {
     /// <param name="buildId">Overrides the test plugin's build identity (to simulate a rebuilt plugin).</param>
     /// <param name="console">Receives the console output (log lines) when given.</param>
-    public static Task<BiasBenchApp> StartAsync(string runsDir, IEnumerable<string>? pluginDirs = null, string? buildId = null, TextWriter? console = null) =>
-        BiasBenchApp.StartAsync(new HostSettings { Device = "cpu", RunsDirectory = runsDir, CacheDirectory = Path.Combine(runsDir, ".cache"), PluginDirectories = pluginDirs?.ToList() ?? [] },
+    /// <param name="configure">Changes the settings (e.g. --shard, --devices, --run-id) before the host starts.</param>
+    public static Task<BiasBenchApp> StartAsync(string runsDir, IEnumerable<string>? pluginDirs = null, string? buildId = null, TextWriter? console = null,
+        Action<HostSettings>? configure = null)
+    {
+        var settings = new HostSettings { Device = "cpu", RunsDirectory = runsDir, CacheDirectory = Path.Combine(runsDir, ".cache"), PluginDirectories = pluginDirs?.ToList() ?? [] };
+        configure?.Invoke(settings);
+        return BiasBenchApp.StartAsync(settings,
             [], verbose: false, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(console ?? new StringWriter()) }),
             (catalog, services) => catalog.AddLoaded(new TestComponentsPlugin(), new PluginInfo("tests", "1.0", "in-process", false, null) { BuildId = buildId }, services));
+    }
 
     public static string TempDir()
     {

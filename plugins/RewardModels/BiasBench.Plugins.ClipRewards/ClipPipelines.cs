@@ -27,6 +27,10 @@ public static class ClipImageTransforms
         _ => throw new ArgumentException($"Unknown image transform '{name}': use pil-center-crop, tensor-center-crop or hps-pad."),
     };
 
+    /// <summary>The descriptor of a pipeline's preprocessing, noting a reduced-scale JPEG decode when it is on.</summary>
+    public static string Describe(IClipImagePipeline images) =>
+        Describe(images.Transform, images.Size) + (images is ImagingClipPipeline { JpegDctScaling: true } ? "; JPEG decoded at a reduced DCT scale" : "");
+
     /// <summary>The descriptor recorded in <see cref="BiasBench.Abstractions.RewardModelInfo.Preprocessing"/>.</summary>
     public static string Describe(ClipImageTransform transform, int size) => transform switch
     {
@@ -49,6 +53,16 @@ public interface IClipImagePipeline
     /// (3 x Size x Size values). Throws, naming <paramref name="sourceName"/> and the reason, when the bytes cannot be
     /// decoded. Thread-safe.</summary>
     float[] Preprocess(ReadOnlyMemory<byte> encoded, string sourceName = "image");
+
+    /// <summary>As <see cref="Preprocess"/>, written into <paramref name="destination"/> (3 x Size x Size floats): a batch
+    /// is prepared in place in the buffer that goes to the device. Thread-safe.</summary>
+    void PreprocessInto(ReadOnlyMemory<byte> encoded, Span<float> destination, string sourceName = "image")
+    {
+        var data = Preprocess(encoded, sourceName);
+        if (data.Length != destination.Length)
+            throw new InvalidOperationException($"The image pipeline returned {data.Length} values for {sourceName}; expected {destination.Length} (3x{Size}x{Size}).");
+        data.CopyTo(destination);
+    }
 
     /// <summary>[N,3,H,W] in [0,1] -> normalised [N,3,Size,Size], differentiable with respect to the input.</summary>
     Tensor PreprocessTensor(Tensor images);

@@ -57,7 +57,8 @@ public static class ClipRewardFactory
         TorchBackend.EnsureInitialized();
         var (device, dtype) = options.ResolvePlacement(runDevice);
         var transform = options.ParseImageTransform() ?? defaultTransform;
-        var images = new ImagingClipPipeline(transform, checkpoint.Config.Vision.ImageSize);
+        var size = checkpoint.Config.Vision.ImageSize;
+        var images = options.JpegDctScaling ? ImagingClipPipeline.WithJpegDctScaling(transform, size) : new ImagingClipPipeline(transform, size);
         var clip = checkpoint.Load();
         try
         {

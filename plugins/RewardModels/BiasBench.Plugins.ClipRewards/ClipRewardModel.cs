@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using BiasBench.Abstractions;
 using BiasBench.Abstractions.Torch;
+using BiasBench.Imaging;
 using BiasBench.Networks.Clip;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -25,6 +26,8 @@ public abstract class ClipRewardModel : IDifferentiableRewardModel
     private readonly ConcurrentDictionary<string, byte> _warnedTruncation = new(StringComparer.Ordinal);
     private readonly Dictionary<string, float[]> _textEmbeddingCache = new(StringComparer.Ordinal);
     private readonly object _computeLock = new();
+    private readonly object _stagingLock = new(); // not the compute lock: the next chunk is prepared while one computes
+    private PixelStaging? _staging;
     private bool _disposed;
 
     /// <param name="clip">The loaded CLIP model, already on its device (the reward model owns and disposes it).</param>
@@ -157,6 +160,20 @@ public abstract class ClipRewardModel : IDifferentiableRewardModel
         return ScorePixels(pixels, prompts).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The host may keep two batches in flight: while the device scores one, the next is decoded on the CPU (the network
+    /// itself runs one batch at a time).
+    /// </summary>
+    public int ConcurrentBatches => 2;
+
+    private PixelStaging Staging
+    {
+        get
+        {
+            lock (_stagingLock) return _staging ??= new PixelStaging(PreferredBatchSize, _images.Size, Device);
+        }
+    }
+
     /// <inheritdoc />
     public async Task<IReadOnlyList<ItemResult<double>>> ScoreAsync(IReadOnlyList<RewardRequest> batch, CancellationToken cancellationToken)
     {
@@ -167,15 +184,15 @@ public abstract class ClipRewardModel : IDifferentiableRewardModel
         var chunks = Enumerable.Range(0, (batch.Count + PreferredBatchSize - 1) / PreferredBatchSize)
             .Select(c => (Start: c * PreferredBatchSize, Count: Math.Min(PreferredBatchSize, batch.Count - c * PreferredBatchSize)))
             .ToList();
-        Task<float[]?[]>? next = chunks.Count > 0 ? PrepareAsync(batch, chunks[0], results, cancellationToken) : null;
+        Task<PreparedChunk>? next = chunks.Count > 0 ? PrepareAsync(batch, chunks[0], results, cancellationToken) : null;
         try
         {
             for (var c = 0; c < chunks.Count; c++)
             {
-                var pixels = await next!.ConfigureAwait(false);
+                using var prepared = await next!.ConfigureAwait(false);
                 next = c + 1 < chunks.Count ? PrepareAsync(batch, chunks[c + 1], results, cancellationToken) : null;
                 cancellationToken.ThrowIfCancellationRequested();
-                ComputeChunk(batch, chunks[c].Start, pixels, results);
+                ComputeChunk(batch, prepared, results);
             }
         }
         finally
@@ -184,15 +201,27 @@ public abstract class ClipRewardModel : IDifferentiableRewardModel
             // Its own failure (usually the same cancellation) is secondary to the exception already propagating.
             if (next is not null)
             {
-                try { await next.ConfigureAwait(false); }
+                try { (await next.ConfigureAwait(false)).Dispose(); }
                 catch (Exception) when (next.IsCanceled || next.IsFaulted) { }
             }
         }
         return results;
     }
 
-    /// <summary>Reads, decodes and preprocesses one chunk in parallel; failures go straight into <paramref name="results"/>.</summary>
-    private Task<float[]?[]> PrepareAsync(IReadOnlyList<RewardRequest> batch, (int Start, int Count) chunk, ItemResult<double>[] results, CancellationToken ct) =>
+    /// <summary>A chunk's images, preprocessed in place in a staging buffer: slot j holds chunk item <see cref="Items"/>[j].</summary>
+    private sealed class PreparedChunk(PixelStaging.Lease pixels, int start, List<int> items) : IDisposable
+    {
+        public PixelStaging.Lease Pixels { get; } = pixels;
+        public int Start { get; } = start;
+        public List<int> Items { get; } = items;
+        public void Dispose() => Pixels.Dispose();
+    }
+
+    /// <summary>
+    /// Reads, decodes and preprocesses one chunk in parallel, each image straight into its slot of a staging buffer
+    /// (pinned on a GPU); failures go into <paramref name="results"/> and the slots after a failed one move up.
+    /// </summary>
+    private Task<PreparedChunk> PrepareAsync(IReadOnlyList<RewardRequest> batch, (int Start, int Count) chunk, ItemResult<double>[] results, CancellationToken ct) =>
         Task.Run(async () =>
         {
             var bytes = await Task.WhenAll(Enumerable.Range(chunk.Start, chunk.Count).Select(async i =>
@@ -203,47 +232,58 @@ public abstract class ClipRewardModel : IDifferentiableRewardModel
                     return (Bytes: ReadOnlyMemory<byte>.Empty, Error: $"cannot read image {batch[i].Image}: {e.Message}");
                 }
             })).ConfigureAwait(false);
-            var pixels = new float[]?[chunk.Count];
-            Parallel.For(0, chunk.Count, new ParallelOptions { CancellationToken = ct }, k =>
+            var lease = Staging.Rent();
+            try
             {
-                var i = chunk.Start + k;
-                if (bytes[k].Error is { } readError) { results[i] = ItemResult<double>.Failure(readError); return; }
-                if (UsesPrompt && batch[i].Prompt is null) { results[i] = ItemResult<double>.Failure($"image {batch[i].Image}: the prompt is null."); return; }
-                try { pixels[k] = _images.Preprocess(bytes[k].Bytes, batch[i].Image.ToString()); }
-                catch (BiasBench.Imaging.ImageDecodeException e)
+                var ok = new bool[chunk.Count];
+                Parallel.For(0, chunk.Count, new ParallelOptions { CancellationToken = ct }, k =>
                 {
-                    // Its message already names the image and the reason.
-                    results[i] = ItemResult<double>.Failure(e.Message);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
+                    var i = chunk.Start + k;
+                    if (bytes[k].Error is { } readError) { results[i] = ItemResult<double>.Failure(readError); return; }
+                    if (UsesPrompt && batch[i].Prompt is null) { results[i] = ItemResult<double>.Failure($"image {batch[i].Image}: the prompt is null."); return; }
+                    try
+                    {
+                        _images.PreprocessInto(bytes[k].Bytes, lease.Slot(k), batch[i].Image.ToString());
+                        ok[k] = true;
+                    }
+                    catch (BiasBench.Imaging.ImageDecodeException e)
+                    {
+                        // Its message already names the image and the reason.
+                        results[i] = ItemResult<double>.Failure(e.Message);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        results[i] = ItemResult<double>.Failure($"cannot preprocess image {batch[i].Image}: {e.Message}");
+                    }
+                });
+                var items = new List<int>(chunk.Count);
+                for (var k = 0; k < chunk.Count; k++)
                 {
-                    results[i] = ItemResult<double>.Failure($"cannot preprocess image {batch[i].Image}: {e.Message}");
+                    if (!ok[k]) continue;
+                    lease.Move(k, items.Count);
+                    items.Add(k);
                 }
-            });
-            return pixels;
+                return new PreparedChunk(lease, chunk.Start, items);
+            }
+            catch
+            {
+                lease.Dispose();
+                throw;
+            }
         }, ct);
 
-    private void ComputeChunk(IReadOnlyList<RewardRequest> batch, int start, float[]?[] pixels, ItemResult<double>[] results)
+    private void ComputeChunk(IReadOnlyList<RewardRequest> batch, PreparedChunk chunk, ItemResult<double>[] results)
     {
-        var ok = Enumerable.Range(0, pixels.Length).Where(k => pixels[k] is not null).ToList();
+        var ok = chunk.Items;
         if (ok.Count == 0) return;
-        var size = _images.Size;
-        var plane = 3 * size * size;
-        var flat = new float[ok.Count * plane];
-        for (var j = 0; j < ok.Count; j++)
-        {
-            if (pixels[ok[j]]!.Length != plane)
-                throw new InvalidOperationException($"The image pipeline returned {pixels[ok[j]]!.Length} values; expected 3x{size}x{size}.");
-            pixels[ok[j]]!.CopyTo(flat, j * plane);
-        }
+        var start = chunk.Start;
         var prompts = ok.Select(k => batch[start + k].Prompt ?? "").ToList();
         double[] scores;
         lock (_computeLock)
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            var pixelTensor = tensor(flat, [ok.Count, 3, size, size]);
-            var image = Clip.EncodeImage(pixelTensor.to(Clip.DType, Device));
+            var image = Clip.EncodeImage(chunk.Pixels.Upload(ok.Count, Clip.DType));
             var text = UsesPrompt ? CachedTextEmbeddings(prompts) : null;
             scores = ScoreEmbeddings(image, text).to(ScalarType.Float64).cpu().data<double>().ToArray();
         }
@@ -281,6 +321,7 @@ public abstract class ClipRewardModel : IDifferentiableRewardModel
         if (_disposed) return;
         _disposed = true;
         DisposeCore();
+        _staging?.Dispose();
         Clip.Dispose();
         GC.SuppressFinalize(this);
     }

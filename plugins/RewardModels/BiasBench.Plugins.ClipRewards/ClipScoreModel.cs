@@ -28,7 +28,7 @@ public sealed class ClipScoreModel : ClipRewardModel
                 HigherIsBetter: true,
                 Minimum: 0,
                 Maximum: 100),
-            ClipImageTransforms.Describe(images.Transform, images.Size) + "; CLIP ids, 77 tokens, truncated")
+            ClipImageTransforms.Describe(images) + "; CLIP ids, 77 tokens, truncated")
         { WeightsChecksum = weightsChecksum };
     }
 

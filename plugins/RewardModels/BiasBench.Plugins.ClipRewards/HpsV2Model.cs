@@ -47,7 +47,7 @@ public sealed class HpsV2Model : ClipRewardModel
                 HigherIsBetter: true,
                 Minimum: -1,
                 Maximum: 1),
-            ClipImageTransforms.Describe(images.Transform, images.Size) + "; open_clip ids padded with 0, 77 tokens, truncated")
+            ClipImageTransforms.Describe(images) + "; open_clip ids padded with 0, 77 tokens, truncated")
         { WeightsChecksum = weightsChecksum };
     }
 

@@ -34,7 +34,7 @@ public sealed class LaionAestheticModel : ClipRewardModel
                 "the prompt is ignored, so scores compare across prompts",
                 ComparableAcrossPrompts: true,
                 HigherIsBetter: true),
-            ClipImageTransforms.Describe(images.Transform, images.Size) + "; L2-normalised image embedding -> MLP; prompt ignored")
+            ClipImageTransforms.Describe(images) + "; L2-normalised image embedding -> MLP; prompt ignored")
         { WeightsChecksum = weightsChecksum };
     }
 

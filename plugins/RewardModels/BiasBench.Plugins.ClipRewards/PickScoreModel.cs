@@ -31,7 +31,7 @@ public sealed class PickScoreModel : ClipRewardModel
                 HigherIsBetter: true,
                 Minimum: -scale,
                 Maximum: scale),
-            ClipImageTransforms.Describe(images.Transform, images.Size) + "; ids padded with 49407 + attention mask, 77 tokens, truncated")
+            ClipImageTransforms.Describe(images) + "; ids padded with 49407 + attention mask, 77 tokens, truncated")
         { WeightsChecksum = weightsChecksum };
     }
 

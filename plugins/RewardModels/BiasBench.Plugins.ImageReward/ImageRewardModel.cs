@@ -26,6 +26,7 @@ public sealed class ImageRewardModel : IDifferentiableRewardModel
     private readonly int _batchSize;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, byte> _warnedTruncation = new(StringComparer.Ordinal);
+    private readonly object _computeLock = new(); // two batches may be in flight; the network runs one at a time
     private bool _disposed;
 
     /// <param name="network">A loaded network (the model owns and disposes it).</param>
@@ -66,6 +67,9 @@ public sealed class ImageRewardModel : IDifferentiableRewardModel
     public ImageRewardNetwork Network { get; }
     public RewardModelInfo Info { get; }
     public int PreferredBatchSize => _batchSize;
+
+    /// <summary>The host may keep two batches in flight: the next is decoded while the network scores this one (one at a time).</summary>
+    public int ConcurrentBatches => 2;
     public Device Device => Network.Placement.Device;
     public int ImageSize => Network.Config.Vision.ImageSize;
 
@@ -235,6 +239,7 @@ public sealed class ImageRewardModel : IDifferentiableRewardModel
                 ModelName, batch[start + k].Image.Id, TextLength, batch[start + k].Prompt);
 
         float[] scores;
+        lock (_computeLock)
         using (var scope = NewDisposeScope())
         {
             var stacked = stack(ok.Select(k => pixels[k]!).ToArray());

@@ -83,8 +83,9 @@ public sealed class PilImagePreprocessor(ImageDecodeLimits? limits = null) : IIm
     {
         ArgumentNullException.ThrowIfNull(image);
         var bytes = await image.ReadBytesAsync(cancellationToken).ConfigureAwait(false);
-        var rgb = ImageDecoder.Decode(bytes.Span, image.Path ?? image.Id, limits);
-        var chw = ClipPreprocessing.PilCenterCrop(rgb, size);
+        // The full-size pixels are pooled (a fresh 3 MB array per 1024 px image would land on the large-object heap).
+        using var rgb = ImageDecoder.DecodePooled(bytes.Span, image.Path ?? image.Id, limits);
+        var chw = ClipPreprocessing.PilCenterCrop(rgb.Image, size);
         if (chw.Channels != 3 || chw.Height != size || chw.Width != size)
             throw new InvalidOperationException($"{image}: preprocessing returned {chw.Channels}x{chw.Height}x{chw.Width}, expected 3x{size}x{size}.");
         return chw.ToTensor();

@@ -22,7 +22,7 @@ namespace BiasBench.Host.Cli;
 /// Builds the generic host for one CLI invocation: Serilog logging, validated settings, shared services and the
 /// plugin catalog (plugins register into the same service collection), then runs the command.
 /// </summary>
-public sealed class BiasBenchApp : IAsyncDisposable
+public sealed partial class BiasBenchApp : IAsyncDisposable
 {
     public const string PluginPathVariable = "BIASBENCH_PLUGIN_PATH";
     private readonly IHost _host;
@@ -66,6 +66,7 @@ public sealed class BiasBenchApp : IAsyncDisposable
             {
                 s.Device = settings.Device; s.PluginDirectories = settings.PluginDirectories;
                 s.RunsDirectory = settings.RunsDirectory; s.CacheDirectory = settings.CacheDirectory;
+                s.Devices = settings.Devices; s.Shard = settings.Shard; s.RunId = settings.RunId;
             })
             .ValidateDataAnnotations()
             .ValidateOnStart();
@@ -107,7 +108,8 @@ public sealed class BiasBenchApp : IAsyncDisposable
             ?? (Environment.GetEnvironmentVariable("BIASBENCH_CACHE") is { Length: > 0 } env ? env : Path.Combine(runsRoot, ".cache"));
         var device = settings.Device != "auto" ? settings.Device : config.Device ?? "auto";
 
-        var store = RunStore.Create(runsRoot, config.Experiment, DateTime.UtcNow);
+        var shard = settings.Shard is { Length: > 0 } shardText ? ShardSpec.Parse(shardText) : (ShardSpec?)null;
+        var store = OpenStore(config, plan, runsRoot, shard, settings.RunId);
         LogFile.Open(store.LogFile);
         log.LogInformation("BiasBench {Version}: experiment {Experiment}, run folder {Folder}", typeof(BiasBenchApp).Assembly.GetName().Version, config.Experiment, store.Directory);
         // Earlier runs of this runs folder or cache whose process died without recording an end state.
@@ -116,11 +118,14 @@ public sealed class BiasBenchApp : IAsyncDisposable
         RunLocks.Register(cacheDir, store.Directory);
 
         RunEnvironment environment;
+        ScaleOut scale;
         try
         {
             var torch = DescribeTorch(device, log, out var resolvedDevice);
-            environment = new RunEnvironment(resolvedDevice, store.Directory, config.Directory, cacheDir, config.Seed);
+            scale = ResolveScaleOut(settings, shard, resolvedDevice, log);
+            environment = new RunEnvironment(scale.Devices[0], store.Directory, config.Directory, cacheDir, config.Seed);
             FillManifest(store, config, plan, torch, environment);
+            DescribeScaleOut(store, config, plan, scale);
             store.SaveManifest();
         }
         catch (Exception e)
@@ -133,14 +138,14 @@ public sealed class BiasBenchApp : IAsyncDisposable
             throw;
         }
 
-        var runner = new ExperimentRunner(config, plan, Services, store, environment, log, null);
+        var runner = new ExperimentRunner(config, plan, Services, store, environment, log, null, scale);
         if (interactiveProgress)
         {
             await Console.Progress().AutoClear(false).HideCompleted(false)
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
                 .StartAsync(async p =>
                 {
-                    var withProgress = new ExperimentRunner(config, plan, Services, store, environment, log, new SpectreRunProgress(p));
+                    var withProgress = new ExperimentRunner(config, plan, Services, store, environment, log, new SpectreRunProgress(p), scale);
                     runner = withProgress;
                     await withProgress.RunAsync(ct);
                 });

@@ -37,9 +37,11 @@ public sealed class ExperimentRunner(
     RunStore store,
     RunEnvironment environment,
     ILogger logger,
-    IRunProgress? progress = null)
+    IRunProgress? progress = null,
+    ScaleOut? scaleOut = null)
 {
     private readonly IRunProgress _progress = progress ?? NullRunProgress.Instance;
+    private readonly ScaleOut _scale = scaleOut ?? ScaleOut.Single([environment.Device]);
     private readonly Dictionary<string, List<StageOutput>> _outputs = new(StringComparer.Ordinal);
     private readonly List<StageOutput> _ordered = [];
     private ComponentPool? _pool;
@@ -64,6 +66,12 @@ public sealed class ExperimentRunner(
             foreach (var planned in stages)
             {
                 ct.ThrowIfCancellationRequested();
+                if (!_scale.RunsStage(planned.Config.Kind))
+                {
+                    logger.LogInformation("Stage {Stage} ({Kind}) runs when the shards are merged (biasbench merge)", planned.Config.Id, planned.Config.Kind.ToString().ToLowerInvariant());
+                    stagesJson.Add(new JsonObject { ["id"] = planned.Config.Id, ["kind"] = planned.Config.Kind.ToString().ToLowerInvariant(), ["skipped"] = "runs at the merge" });
+                    continue;
+                }
                 var sw = Stopwatch.StartNew();
                 logger.LogInformation("Stage {Stage} ({Kind}) started", planned.Config.Id, planned.Config.Kind.ToString().ToLowerInvariant());
                 var output = new StageOutput(planned.Config);
@@ -139,6 +147,7 @@ public sealed class ExperimentRunner(
         ["seconds"] = Math.Round(o.Duration.TotalSeconds, 3),
         ["files"] = new JsonArray(o.Files.Select(f => (JsonNode)f!).ToArray()),
         ["warnings"] = new JsonArray(o.Warnings.Select(w => (JsonNode)w!).ToArray()),
+        ["components"] = o.ComponentRecords.DeepClone(), // expensive components: info, failures, items per device worker
     };
 
     /// <summary>Everything a stage handler needs.</summary>
@@ -152,10 +161,11 @@ public sealed class ExperimentRunner(
         public IRunProgress Progress => runner._progress;
         public RunEnvironment Environment => runner.Environment;
         public ExperimentConfig Config => runner.Config;
+        public ScaleOut Scale => runner._scale;
 
-        public T Create<T>(PlannedComponent component) where T : class
+        public T Create<T>(PlannedComponent component, string? device = null) where T : class
         {
-            var ctx = new ComponentContext(runner.Services, runner.Environment);
+            var ctx = new ComponentContext(runner.Services, device is null ? runner.Environment : runner.Environment with { Device = device });
             object instance;
             try { instance = runner.Pool.CreateForStage(Planned, component, ctx, typeof(T)); } // shared, or new; its references resolved
             catch (Exception e)
@@ -179,7 +189,8 @@ public sealed class ExperimentRunner(
         public IReadOnlyList<(ImageRef Image, StageOutput Source)> InputImages()
         {
             var sources = Stage.Inputs.Count > 0 ? Inputs() : runner._ordered.LastOrDefault(o => o.Images.Count > 0) is { } last ? [last] : [];
-            return sources.SelectMany(s => s.Images.Select(i => (i, s))).ToList();
+            // A shard takes its part of the images (see ScaleOut.Owns).
+            return sources.SelectMany(s => s.Images.Where(i => runner._scale.Owns(i, s)).Select(i => (i, s))).ToList();
         }
 
         public ResultCache OpenCache(string kind, string componentName, string configurationKey)

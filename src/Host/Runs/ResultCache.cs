@@ -10,48 +10,32 @@ namespace BiasBench.Host.Runs;
 /// record). Each result is one JSON line written and flushed as soon as the item finishes, so a run killed half way
 /// loses nothing; a re-run reads the file back and only computes what is missing. A torn last line (killed mid-write)
 /// is dropped and the file repaired. Failures are never cached, so a transient error is retried on the next run.
+/// Several processes (the shards of a run) may read and append to the same file at once (<see cref="SharedAppendFile"/>).
 /// </summary>
 public sealed class ResultCache : IDisposable
 {
     private readonly Dictionary<string, JsonNode?> _entries = new(StringComparer.Ordinal);
     private readonly object _gate = new();
-    private readonly FileStream _stream;
+    private readonly SharedAppendFile _file;
 
     public ResultCache(string file)
     {
         File = file;
-        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        if (System.IO.File.Exists(file))
+        // Shards of one run append to the same file from several processes (see SharedAppendFile): reads and appends
+        // happen under a file lock. Unreadable lines (a torn line of a killed run) are dropped from the file once, under
+        // that lock and in place, so the next run neither warns again nor carries the torn line forever.
+        _file = SharedAppendFile.Open(file);
+        CorruptLines = _file.ReadRepairing(line =>
         {
-            var valid = new List<string>();
-            foreach (var line in System.IO.File.ReadLines(file))
+            try
             {
-                if (line.Length == 0) continue;
-                try
-                {
-                    var node = JsonNode.Parse(line);
-                    if (node?["k"]?.GetValue<string>() is { } key) { _entries[key] = node["v"]?.DeepClone(); valid.Add(line); }
-                    else CorruptLines++;
-                }
-                catch (Exception e) when (e is JsonException or InvalidOperationException) { CorruptLines++; }
+                var node = JsonNode.Parse(line);
+                if (node?["k"]?.GetValue<string>() is not { } key) return false;
+                _entries[key] = node["v"]?.DeepClone();
+                return true;
             }
-            // Repair once: rewrite the file without the unreadable lines (atomically), so the next run neither warns again
-            // nor carries the torn line forever.
-            if (CorruptLines > 0)
-            {
-                var tmp = file + ".repair.tmp";
-                System.IO.File.WriteAllText(tmp, string.Concat(valid.Select(l => l + "\n")));
-                System.IO.File.Move(tmp, file, overwrite: true);
-            }
-        }
-        _stream = new FileStream(file, FileMode.Append, FileAccess.Write, FileShare.Read);
-        // A torn final line has no newline: start on a fresh line so the next record stays parseable.
-        if (_stream.Length > 0)
-        {
-            using var r = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            r.Seek(-1, SeekOrigin.End);
-            if (r.ReadByte() != '\n') { _stream.WriteByte((byte)'\n'); _stream.Flush(); }
-        }
+            catch (Exception e) when (e is JsonException or InvalidOperationException) { return false; }
+        });
     }
 
     public string File { get; }
@@ -67,17 +51,15 @@ public sealed class ResultCache : IDisposable
     public void Put(string key, JsonNode? value)
     {
         // Cached values can carry plugin text (notes, rationales): never a secret.
-        var line = new JsonObject { ["k"] = key, ["v"] = Configuration.SecretValues.Redact(value) }.ToJsonString() + "\n";
-        var bytes = Encoding.UTF8.GetBytes(line);
+        var line = new JsonObject { ["k"] = key, ["v"] = Configuration.SecretValues.Redact(value) }.ToJsonString();
         lock (_gate)
         {
-            _stream.Write(bytes);
-            _stream.Flush();
+            _file.AppendLine(line);
             _entries[key] = value;
         }
     }
 
-    public void Dispose() => _stream.Dispose();
+    public void Dispose() => _file.Dispose();
 
     /// <summary>SHA-256 hex of several parts, each length-prefixed so ("ab","c") and ("a","bc") differ.</summary>
     public static string Key(params string?[] parts)

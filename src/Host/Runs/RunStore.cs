@@ -45,6 +45,17 @@ public sealed class RunStore
         return store;
     }
 
+    /// <summary>Opens (creating if needed) the run folder at <paramref name="directory"/>: a named run (--run-id), a
+    /// shard's folder that a rerun of the shard continues, or the folder a merge writes into.</summary>
+    public static RunStore At(string directory, string? runId = null)
+    {
+        var dir = Path.GetFullPath(directory);
+        System.IO.Directory.CreateDirectory(dir);
+        var store = new RunStore(dir, runId ?? Path.GetFileName(dir));
+        RunLocks.Write(dir);
+        return store;
+    }
+
     /// <summary>Removes run.lock: the run has ended (completed, failed or cancelled).</summary>
     public void ReleaseLock() => RunLocks.Release(Directory);
 

@@ -14,6 +14,8 @@ public sealed partial class StageOutput(StageConfig stage)
     public List<Finding> Findings { get; } = [];
     public List<string> Warnings { get; } = [];
     public Dictionary<string, RewardModelInfo> RewardModels { get; } = new(StringComparer.Ordinal);
+    /// <summary>What each expensive component recorded for the manifest (info, failures, items per device worker).</summary>
+    public System.Text.Json.Nodes.JsonArray ComponentRecords { get; } = [];
     public List<string> Files { get; } = [];
     public int ItemsComputed { get; set; }
     public int ItemsFromCache { get; set; }

@@ -225,10 +225,12 @@ public class ComponentReferenceRunTests
                 options:
                   tag: {{tag}}
                   reward: { plugin: counting-reward, options: { scale: {{scale}}, api_key: "{{key}}", tag: {{tag}} } }
+                  rewards: [ { plugin: secret-reward, options: { api_key: "{{key}}" } } ]   # echoes its key into logs and notes
             """);
         var key1 = "sk-first-" + Guid.NewGuid().ToString("N");
         var key2 = "sk-second-" + Guid.NewGuid().ToString("N");
-        await using var app = await ReferenceTestApp.StartAsync(Path.Combine(dir, "runs"));
+        var console = new StringWriter();
+        await using var app = await ReferenceTestApp.StartAsync(Path.Combine(dir, "runs"), console);
 
         async Task<(StageCheckpoint Checkpoint, RunStore Store)> Run(string scale, string key)
         {
@@ -244,10 +246,15 @@ public class ComponentReferenceRunTests
         Assert.NotEqual(first.WorkDirectory, otherScale.WorkDirectory); // the reward's options are
         Assert.Equal("2", File.ReadAllText(Path.Combine(first.WorkDirectory, "runs.txt")));
 
-        // The nested secret is masked in the manifest and never written.
+        // The nested secrets are masked in the manifest, and neither the run folder, the cache, the log nor the console
+        // holds them, although the secret reward logged its key.
         var manifest = JsonNode.Parse(File.ReadAllText(store.ManifestFile))!;
-        var reward = manifest["components"]!.AsArray().Single(c => c!["referenced_by"] is not null)!;
-        Assert.Equal("***", reward["options"]!["ApiKey"]!.GetValue<string>());
+        var referenced = manifest["components"]!.AsArray().Where(c => c!["referenced_by"] is not null).ToList();
+        Assert.Equal(2, referenced.Count);
+        Assert.All(referenced, r => Assert.Equal("***", r!["options"]!["ApiKey"]!.GetValue<string>()));
+        Assert.Contains("calling https://api.example.invalid/v1 with key ***", File.ReadAllText(store.LogFile));
+        Assert.DoesNotContain(key1, console.ToString());
+        Assert.DoesNotContain(key2, console.ToString());
         foreach (var written in Directory.GetFiles(Path.Combine(dir, "runs"), "*", SearchOption.AllDirectories))
         {
             var text = File.ReadAllText(written);

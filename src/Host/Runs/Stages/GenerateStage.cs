@@ -26,8 +26,8 @@ internal static class GenerateStage
         var settings = new List<IReadOnlyDictionary<string, string>?>(); var outcomes = new List<string>();
         foreach (var component in ctx.Planned.Components)
         {
-            using var generator = ctx.Create<IImageGenerator>(component);
-            var info = generator.Info;
+            using var workers = ComponentWorkers<IImageGenerator>.Create(ctx, component); // one per device worker
+            var info = workers.Info(g => g.Info);
             // The weights checksum is part of the key: new weights under the same options never reuse old images.
             var configKey = ctx.ConfigurationKey("generate", component, info.Name, info.Version, info.WeightsChecksum);
             using var cache = ctx.OpenCache("images", info.Name, configKey);
@@ -41,18 +41,32 @@ internal static class GenerateStage
             {
                 NegativePrompt = negative,
                 Tags = Tags(ctx.Stage, p.Condition, p.Prompt, s, negative),
-            })).ToList();
+            })).Where(ctx.Scale.Owns).ToList(); // a shard generates its part
             string KeyOf(GenerationRequest r) => ResultCache.Key(configKey, r.Prompt, r.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture), r.NegativePrompt);
             var pending = requests.Where(r => !(cache.TryGet(KeyOf(r), out var v) && File.Exists(v?["file"]?.GetValue<string>()))).ToList();
             ctx.Output.ItemsFromCache += requests.Count - pending.Count;
             var failures = new Dictionary<GenerationRequest, string>();
             var refusals = new HashSet<GenerationRequest>();
+            if (workers.Merging)
+            {
+                var missing = pending.Where(r => workers.RecordedFailure(KeyOf(r)) is null).ToList();
+                if (missing.Count > 0)
+                    throw new StageFailedException(ctx.Stage.Id, $"{info.Name}: {missing.Count} image(s) are neither in the cache ({cache.File}) nor among the failures the shards recorded " +
+                        $"(first: \"{missing[0].Prompt}\", seed {missing[0].Seed}). Rerun the shards and merge again.");
+                foreach (var r in pending)
+                {
+                    var (error, value) = workers.RecordedFailure(KeyOf(r))!.Value;
+                    failures[r] = error;
+                    if (value?["outcome"]?.GetValue<string>() == "refusal") refusals.Add(r);
+                }
+                pending = [];
+            }
             using (var task = ctx.Progress.Start($"{ctx.Stage.Id}: {info.Name}", pending.Count))
             {
-                foreach (var batch in pending.Chunk(Math.Max(1, ctx.Stage.BatchSize ?? generator.PreferredBatchSize)))
+                var computed = 0;
+                await WorkerPool.RunAsync(workers.Instances, pending, KeyOf, workers.BatchSize(ctx.Stage.BatchSize, g => g.PreferredBatchSize), async (w, generator, batch, token) =>
                 {
-                    ct.ThrowIfCancellationRequested();
-                    var results = await GenerateIsolatingFailures(generator, batch, ctx, ct);
+                    var results = await GenerateIsolatingFailures(generator, batch, ctx, token);
                     for (var i = 0; i < batch.Length; i++)
                     {
                         var r = results[i];
@@ -60,16 +74,26 @@ internal static class GenerateStage
                         {
                             var key = KeyOf(batch[i]);
                             var file = Path.Combine(imageCache, key + ".png");
-                            var tmp = file + ".tmp";
-                            await File.WriteAllBytesAsync(tmp, r.Value!.EncodedPng, ct);
+                            var tmp = file + $".{Environment.ProcessId}-{w}.tmp"; // shards and workers never share a temporary file
+                            await File.WriteAllBytesAsync(tmp, r.Value!.EncodedPng, token);
                             File.Move(tmp, file, overwrite: true);
                             cache.Put(key, new JsonObject { ["file"] = file, ["provenance"] = JsonSerializer.SerializeToNode(r.Value.Provenance) });
-                            ctx.Output.ItemsComputed++;
+                            Interlocked.Increment(ref computed);
                         }
-                        else { failures[batch[i]] = r.Error!; if (r.IsRefusal) refusals.Add(batch[i]); }
+                        else
+                        {
+                            lock (failures)
+                            {
+                                failures[batch[i]] = r.Error!;
+                                if (r.IsRefusal) refusals.Add(batch[i]);
+                            }
+                            workers.RecordFailure(KeyOf(batch[i]), r.Error!, r.IsRefusal ? new JsonObject { ["outcome"] = "refusal" } : null);
+                        }
                         task.Increment();
                     }
-                }
+                    workers.CountWorkerItems(w, batch.Length);
+                }, ct);
+                ctx.Output.ItemsComputed += computed;
             }
             foreach (var r in requests)
             {

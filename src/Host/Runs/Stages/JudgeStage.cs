@@ -15,12 +15,12 @@ internal static class JudgeStage
         var items = await ItemPipeline.PrepareAsync(images.Select(x => (x.Image, x.Image.Tags.GetValueOrDefault("prompt") ?? ctx.Stage.DefaultPrompt ?? "")).ToList(), ct);
         foreach (var component in ctx.Planned.Components)
         {
-            using var judge = ctx.Create<IJudge>(component);
-            var info = judge.Info;
+            using var judges = ComponentWorkers<IJudge>.Create(ctx, component); // one per device worker
+            var info = judges.Info(j => j.Info);
             var configKey = ctx.ConfigurationKey("judge", component, info.Name, info.Version, info.WeightsChecksum, string.Join("\n", info.Labels));
             using var cache = ctx.OpenCache("judgements", info.Name, configKey);
-            var results = await ItemPipeline.RunAsync(ctx, info.Name, items, cache, ctx.Stage.BatchSize ?? judge.PreferredBatchSize,
-                async (batch, token) =>
+            var results = await ItemPipeline.RunAsync(ctx, info.Name, items, cache, judges.BatchSize(ctx.Stage.BatchSize, j => j.PreferredBatchSize), judges,
+                async (judge, batch, token) =>
                 {
                     var judged = await judge.JudgeAsync(batch.Select(i => i.Image).ToList(), token);
                     // A refusal travels as a value next to its error: never cached, but reported apart from errors.

@@ -28,13 +28,13 @@ internal static class ScoreStage
 
         foreach (var component in ctx.Planned.Components)
         {
-            using var model = ctx.Create<IRewardModel>(component);
-            var info = model.Info;
+            using var models = ComponentWorkers<IRewardModel>.Create(ctx, component); // one per device worker
+            var info = models.Info(m => m.Info);
             ctx.Output.RewardModels[info.Name] = info;
             var configKey = ctx.ConfigurationKey("score", component, info.Name, info.Version, info.WeightsChecksum, info.Preprocessing);
             using var cache = ctx.OpenCache("scores", info.Name, configKey);
-            var results = await ItemPipeline.RunAsync(ctx, info.Name, items, cache, ctx.Stage.BatchSize ?? model.PreferredBatchSize,
-                async (batch, token) =>
+            var results = await ItemPipeline.RunAsync(ctx, info.Name, items, cache, models.BatchSize(ctx.Stage.BatchSize, m => m.PreferredBatchSize), models,
+                async (model, batch, token) =>
                 {
                     var scored = await model.ScoreAsync(batch.Select(i => new RewardRequest(i.Image, i.Prompt)).ToList(), token);
                     // A note (e.g. a truncated prompt) travels with the cached score: {"score": x, "note": "..."}.
@@ -43,7 +43,7 @@ internal static class ScoreStage
                             ? (r.Note is null ? (JsonNode?)JsonValue.Create(r.Value) : new JsonObject { ["score"] = r.Value, ["note"] = r.Note }, (string?)null)
                             : (null, $"non-finite score {r.Value}")
                         : (null, r.Error)).ToList();
-                }, ct);
+                }, ct, models.Concurrency(m => m.ConcurrentBatches));
 
             var column = new double[items.Count];
             var notes = 0; string? firstNote = null;
