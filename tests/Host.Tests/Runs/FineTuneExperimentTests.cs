@@ -14,15 +14,34 @@ public class FineTuneExperimentTests
 {
     private static readonly string ConfigPath = Path.Combine(Fixtures.RepoRoot, "configs", "finetune-ddpm-attractiveness.yaml");
 
+    /// <summary>The shipped config with its sizes shrunk: each replaced line must occur as often as stated, so a change of
+    /// the config's shape fails here instead of silently running something else.</summary>
+    private static string SmokeConfig(string dir)
+    {
+        var text = File.ReadAllText(ConfigPath);
+        (string Pattern, string Replacement, int Count)[] shrink =
+        [
+            (@"^(\s+seeds:) 0\.\.999$", "$1 0..3", 2),                    // 4 faces before and after
+            (@"^(\s+steps:) 50$", "$1 4", 2),                             // 4 sampling steps (the draft_step fixture's)
+            (@"^(\s+training_steps:) 200$", "$1 2", 1),
+            (@"^(\s+batch_size:) 4(\s+#.*)?$", "$1 2", 1),
+            (@"^(\s+warmup_steps:) 10$", "$1 0", 1),
+            (@"^(\s+monitor_every_steps:) 25$", "$1 1", 1),
+            (@"^(\s+monitor_images:) 64$", "$1 4", 1),
+        ];
+        foreach (var (pattern, replacement, count) in shrink)
+        {
+            var regex = new System.Text.RegularExpressions.Regex(pattern, System.Text.RegularExpressions.RegexOptions.Multiline);
+            Assert.True(regex.Matches(text).Count == count, $"expected {count} line(s) matching {pattern} in {ConfigPath}");
+            text = regex.Replace(text, replacement);
+        }
+        var path = Path.Combine(dir, "finetune-smoke.yaml");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
     private static Dictionary<string, string> SmokeEnvironment() => new()
     {
-        ["FACES"] = "0..3",
-        ["SAMPLING_STEPS"] = "4",
-        ["FINETUNE_STEPS"] = "2",
-        ["FINETUNE_BATCH"] = "2",
-        ["WARMUP_STEPS"] = "0",
-        ["MONITOR_EVERY"] = "1",
-        ["MONITOR_IMAGES"] = "4",
         ["DDPM_MODEL"] = Fixtures.Path_("draft_step"),
         ["HPS_V2_MODEL"] = Fixtures.Path_("open_clip"),
         ["CLIP_BPE"] = Fixtures.Data("tokenizers/clip_bpe_simple_vocab_16e6.txt.gz"),
@@ -40,7 +59,7 @@ public class FineTuneExperimentTests
         var environment = SmokeEnvironment();
         var dir = TestApp.TempDir();
         await using var app = await TestApp.StartAsync(Path.Combine(dir, "runs"));
-        var config = ExperimentConfigLoader.Load(ConfigPath, name => environment.TryGetValue(name, out var v) ? v : Environment.GetEnvironmentVariable(name));
+        var config = ExperimentConfigLoader.Load(SmokeConfig(dir), name => environment.TryGetValue(name, out var v) ? v : Environment.GetEnvironmentVariable(name));
         var (store, outputs) = await app.RunAsync(config, app.Plan(config), false, CancellationToken.None);
 
         var before = outputs.Single(o => o.Stage.Id == "before");
