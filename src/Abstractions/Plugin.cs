@@ -42,7 +42,20 @@ public sealed record ComponentDescriptor(
 }
 
 /// <summary>Everything a component factory gets from the host.</summary>
-public sealed record ComponentContext(IServiceProvider Services, RunEnvironment Environment);
+public sealed record ComponentContext(IServiceProvider Services, RunEnvironment Environment)
+{
+    /// <summary>Creates the components this component's options reference (<see cref="ComponentReference{T}"/>);
+    /// resolve them in the factory or constructor, so the host knows them before the component starts working.</summary>
+    public IComponentResolver Components { get; init; } = NoComponentResolver.Instance;
+}
+
+internal sealed class NoComponentResolver : IComponentResolver
+{
+    public static readonly NoComponentResolver Instance = new();
+
+    public T Resolve<T>(ComponentReference<T> reference) where T : class =>
+        throw new InvalidOperationException($"No component resolver: '{reference.Plugin}' can only be resolved in a component created by the BiasBench host.");
+}
 
 /// <summary>Run-wide settings a component may need.</summary>
 public sealed record RunEnvironment(

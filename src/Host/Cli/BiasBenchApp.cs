@@ -240,6 +240,7 @@ public sealed partial class BiasBenchApp : IAsyncDisposable
             ["plugin_build_id"] = c.Component.Plugin.BuildId,
             ["options"] = SecretOptions.MaskedJson(c.Options),
         })).ToArray());
+        foreach (var referenced in ComponentReferences.ManifestEntries(plan)) m["components"]!.AsArray().Add(referenced); // components in options
     }
 
     private static JsonObject GitInfo(string directory)

@@ -13,7 +13,7 @@ public sealed record PlannedComponent(RegisteredComponent Component, object Opti
 /// Checks a parsed experiment against the loaded plugins before any work starts: every plugin exists with the
 /// right kind, its options bind and validate, and every input file the options name exists.
 /// </summary>
-public static class ExperimentValidator
+public static partial class ExperimentValidator
 {
     public static ComponentKind ComponentKindOf(StageKind kind) => kind switch
     {
@@ -66,6 +66,7 @@ public static class ExperimentValidator
                         ResolveAndCheckPaths(options, config.Directory, stage, found, "");
                         ResolveModelWeights(options, config.Directory, stage, name, hubCacheDirectory, found, missingWeights);
                     }
+                    CheckReferences(config, stage, name, options, catalog, hubCacheDirectory, found, missingWeights); // components in options, { from_stage: ID }
                     foreach (var secret in SecretOptions.SecretOptionNames(component.Descriptor.OptionsType).Where(stage.SweepValues.ContainsKey))
                         found.Add(new ConfigProblem(stage.Location, $"option '{secret}' is a secret and cannot be swept (sweep values name the stage and its files)."));
                     problems.AddRange(found.Select(p => p with { Message = prefix + p.Message }));
@@ -93,11 +94,12 @@ public static class ExperimentValidator
     /// Options named *Path, *File, *Directory or *Dir are input locations: resolved against the config's folder
     /// (so plugins always get absolute paths) and required to exist, unless the option is marked [OutputPath].
     /// </summary>
-    private static void ResolveAndCheckPaths(object options, string baseDirectory, StageConfig stage, List<ConfigProblem> problems, string prefix)
+    private static void ResolveAndCheckPaths(object options, string baseDirectory, StageConfig stage, List<ConfigProblem> problems, string prefix, SourceLocation? at = null)
     {
         foreach (var (key, prop) in OptionsBinder.BindableProperties(options.GetType()))
         {
             if (prop.PropertyType != typeof(string) || !IsPathName(prop.Name)) continue;
+            if (StageOutputReferences.IsBound(options, prop)) continue; // set at run time
             if (prop.GetCustomAttribute<ModelWeightsAttribute>() is not null) continue; // ResolveModelWeights
             if (prop.GetValue(options) is not string value || value.Length == 0) continue;
             if (value.Contains("://")) continue; // URLs and hub ids are checked by the plugin
@@ -107,29 +109,30 @@ public static class ExperimentValidator
             if (!File.Exists(full) && !Directory.Exists(full))
             {
                 var hint = prop.GetCustomAttribute<MissingPathHintAttribute>() is { } h ? " " + h.Hint : "";
-                problems.Add(new ConfigProblem(stage.OptionsLocation, $"option '{prefix}{key}' names '{value}', which does not exist (resolved to {full}).{hint}"));
+                problems.Add(new ConfigProblem(at ?? stage.OptionsLocation, $"option '{prefix}{key}' names '{value}', which does not exist (resolved to {full}).{hint}"));
             }
         }
     }
 
     /// <summary>Options marked [ModelWeights]: local paths, or model names / hub repositories found in the hub cache.</summary>
     private static void ResolveModelWeights(object options, string baseDirectory, StageConfig stage, string component, string hubCache,
-        List<ConfigProblem> problems, ICollection<string>? missingWeights)
+        List<ConfigProblem> problems, ICollection<string>? missingWeights, SourceLocation? at = null, string listedPrefix = "")
     {
         foreach (var (key, prop) in OptionsBinder.BindableProperties(options.GetType()))
         {
             if (prop.PropertyType != typeof(string) || prop.GetCustomAttribute<ModelWeightsAttribute>() is null) continue;
+            if (StageOutputReferences.IsBound(options, prop)) continue; // set at run time
             if (prop.GetValue(options) is not string value || value.Length == 0) continue;
             var resolved = ModelWeightsResolver.Resolve(value, baseDirectory, component, hubCache, out var missing);
             if (resolved is not null) { prop.SetValue(options, resolved); continue; }
             var message = $"option '{key}': {missing}";
             // The caller prefixes config problems with the stage and plugin; listed weights carry the prefix themselves.
-            if (missingWeights is not null) missingWeights.Add($"stage '{stage.BaseId}' ({component}): {message}");
-            else problems.Add(new ConfigProblem(stage.OptionsLocation, message));
+            if (missingWeights is not null) missingWeights.Add($"stage '{stage.BaseId}' ({component}): {listedPrefix}{message}");
+            else problems.Add(new ConfigProblem(at ?? stage.OptionsLocation, message));
         }
     }
 
-    private static bool IsPathName(string name) =>
+    internal static bool IsPathName(string name) =>
         name.EndsWith("Path", StringComparison.Ordinal) || name.EndsWith("File", StringComparison.Ordinal)
         || name.EndsWith("Directory", StringComparison.Ordinal) || name.EndsWith("Dir", StringComparison.Ordinal)
         || name is "Path" or "File";

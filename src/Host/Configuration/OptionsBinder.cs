@@ -12,7 +12,7 @@ namespace BiasBench.Host.Configuration;
 /// type conversion, unknown-key detection (with the nearest valid name) and DataAnnotations validation.
 /// Every problem carries the file, line and column of the offending node.
 /// </summary>
-public static class OptionsBinder
+public static partial class OptionsBinder
 {
     public static object Bind(Type optionsType, YamlMappingNode node, string file, List<ConfigProblem> problems)
     {
@@ -60,6 +60,7 @@ public static class OptionsBinder
                 problems.Add(new ConfigProblem(Loc(file, keyNode), $"unknown option '{path}{key}'{NearestName.Suggest(key, props.Keys)}."));
                 continue;
             }
+            if (TryBindStageOutput(target, prop, valueNode, file, problems, path + key)) continue; // { from_stage: ID }
             var secret = SecretOptions.IsSecret(prop);
             if (secret) SubstitutedValues.RegisterSecrets(valueNode);
             if (Convert(valueNode, prop.PropertyType, file, problems, path + key, secret) is { Ok: true } result)
@@ -151,6 +152,7 @@ public static class OptionsBinder
             }
             return ok ? new(true, dict) : new(false, null);
         }
+        if (typeof(BiasBench.Abstractions.ComponentReference).IsAssignableFrom(t)) return ConvertReference(node, t, file, problems, name);
         if (t.IsClass && t.GetConstructor(Type.EmptyTypes) is not null)
         {
             if (node is not YamlMappingNode nested) return Fail("a mapping");

@@ -5,7 +5,7 @@ using BiasBench.Host.Plugins;
 namespace BiasBench.Host.Configuration;
 
 /// <summary>JSON Schema (draft 2020-12) of experiment configs, including every loaded plugin's options, for editors.</summary>
-public static class SchemaGenerator
+public static partial class SchemaGenerator
 {
     public static JsonObject Generate(PluginCatalog catalog)
     {
@@ -29,7 +29,7 @@ public static class SchemaGenerator
                         ["properties"] = new JsonObject { ["kind"] = new JsonObject { ["const"] = kind.ToString().ToLowerInvariant() }, ["plugin"] = new JsonObject { ["const"] = name } },
                         ["required"] = new JsonArray("kind", "plugin"),
                     },
-                    ["then"] = new JsonObject { ["properties"] = new JsonObject { ["options"] = OptionsSchema(c.Descriptor.OptionsType, c.Descriptor.Description) } },
+                    ["then"] = new JsonObject { ["properties"] = new JsonObject { ["options"] = OptionsSchema(c.Descriptor.OptionsType, c.Descriptor.Description, catalog) } },
                 });
             }
         }
@@ -85,14 +85,20 @@ public static class SchemaGenerator
         ["properties"] = new JsonObject { ["kind"] = new JsonObject { ["const"] = kind.ToString().ToLowerInvariant() } },
     };
 
-    public static JsonObject OptionsSchema(Type type, string? description = null)
+    /// <param name="catalog">When given, component references in the options list the components of their kind and
+    /// each one's options.</param>
+    public static JsonObject OptionsSchema(Type type, string? description = null, PluginCatalog? catalog = null) =>
+        OptionsSchema(type, description, new References(catalog, 0));
+
+    private static JsonObject OptionsSchema(Type type, string? description, References references)
     {
         var props = new JsonObject();
         var required = new JsonArray();
         var defaults = type.GetConstructor(Type.EmptyTypes) is not null ? Activator.CreateInstance(type) : null;
         foreach (var (key, prop) in OptionsBinder.BindableProperties(type))
         {
-            props[key] = TypeSchema(prop.PropertyType, 0);
+            var valueSchema = TypeSchema(prop.PropertyType, 0, references);
+            props[key] = StageOutputReferences.Accepts(prop) ? StageOutputReferences.Schema(valueSchema) : valueSchema; // or { from_stage: ID }
             // [Required] with a usable default (e.g. id_column = "image_id") may be left out of a config: not required here.
             if (prop.GetCustomAttributes(typeof(System.ComponentModel.DataAnnotations.RequiredAttribute), true).Length > 0
                 && !HasDefault(defaults is null ? null : prop.GetValue(defaults)))
@@ -112,26 +118,29 @@ public static class SchemaGenerator
         _ => true,
     };
 
-    private static JsonObject TypeSchema(Type t, int depth)
+    private static JsonObject TypeSchema(Type t, int depth, References references)
     {
         t = Nullable.GetUnderlyingType(t) ?? t;
+        if (typeof(ComponentReference).IsAssignableFrom(t)) return ReferenceSchema(t, references);
         if (t == typeof(string)) return new JsonObject { ["type"] = "string" };
         if (t == typeof(bool)) return new JsonObject { ["type"] = "boolean" };
         if (t == typeof(int) || t == typeof(long)) return new JsonObject { ["type"] = "integer" };
         if (t == typeof(double) || t == typeof(float)) return new JsonObject { ["type"] = "number" };
         if (t.IsEnum) return new JsonObject { ["enum"] = new JsonArray(Enum.GetNames(t).Select(n => (JsonNode)OptionsBinder.SnakeCase(n)).ToArray()) };
         // The binder accepts one value for a one-element list (`covariates: Smiling`), and so does the schema.
-        if (t.IsArray) return ListSchema(t.GetElementType()!, depth);
-        if (t.IsGenericType && t.GetGenericArguments().Length == 1) return ListSchema(t.GetGenericArguments()[0], depth);
-        if (t.IsGenericType && t.GetGenericArguments().Length == 2) return new JsonObject { ["type"] = "object", ["additionalProperties"] = TypeSchema(t.GetGenericArguments()[1], depth + 1) };
-        if (t.IsClass && depth < 4) return OptionsSchema(t);
+        if (t.IsArray) return ListSchema(t.GetElementType()!, depth, references);
+        if (t.IsGenericType && t.GetGenericArguments().Length == 1) return ListSchema(t.GetGenericArguments()[0], depth, references);
+        if (t.IsGenericType && t.GetGenericArguments().Length == 2) return new JsonObject { ["type"] = "object", ["additionalProperties"] = TypeSchema(t.GetGenericArguments()[1], depth + 1, references) };
+        if (t.IsClass && depth < 4) return OptionsSchema(t, null, references);
         return new JsonObject();
     }
 
-    private static JsonObject ListSchema(Type element, int depth)
+    private static JsonObject ListSchema(Type element, int depth, References references)
     {
-        var item = TypeSchema(element, depth + 1);
+        var item = TypeSchema(element, depth + 1, references);
         var list = new JsonObject { ["type"] = "array", ["items"] = item };
+        if (typeof(ComponentReference).IsAssignableFrom(element)) // `rewards: hps-v2.1` is a list of one, as for scalars
+            return new JsonObject { ["anyOf"] = new JsonArray(list, item["anyOf"]![0]!.DeepClone()) };
         return item["type"]?.GetValue<string>() is "string" or "number" or "integer" or "boolean"
             ? new JsonObject { ["anyOf"] = new JsonArray(list, item.DeepClone()) }
             : list;

@@ -44,6 +44,7 @@ public sealed class ExperimentRunner(
     private readonly ScaleOut _scale = scaleOut ?? ScaleOut.Single([environment.Device]);
     private readonly Dictionary<string, List<StageOutput>> _outputs = new(StringComparer.Ordinal);
     private readonly List<StageOutput> _ordered = [];
+    private ComponentPool? _pool;
 
     public IReadOnlyList<StageOutput> Outputs => _ordered;
     internal RunStore Store => store;
@@ -51,6 +52,8 @@ public sealed class ExperimentRunner(
     internal RunEnvironment Environment => environment;
     internal ExperimentConfig Config => config;
     internal IServiceProvider Services => services;
+    /// <summary>Shared and referenced component instances: created once, disposed after the last stage that uses them.</summary>
+    internal ComponentPool Pool => _pool ??= new ComponentPool(stages, logger, () => _ordered);
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -89,6 +92,7 @@ public sealed class ExperimentRunner(
                 foreach (var w in output.Warnings) logger.LogWarning("{Stage}: {Warning}", planned.Config.Id, w);
                 foreach (var f in output.Findings) logger.LogInformation("{Stage}: {Finding}", planned.Config.Id, f.Text);
                 Record(output);
+                Pool.ReleaseAfter(planned);
                 stagesJson.Add(StageJson(output));
                 store.SaveManifest();
                 if (planned.Config.Kind == StageKind.Report) ReportWriter.Write(store, config, _ordered);
@@ -113,6 +117,7 @@ public sealed class ExperimentRunner(
         }
         finally
         {
+            _pool?.Dispose();
             store.Manifest["finished_utc"] = DateTime.UtcNow.ToString("O");
             store.SaveManifest();
             store.ReleaseLock();
@@ -162,7 +167,7 @@ public sealed class ExperimentRunner(
         {
             var ctx = new ComponentContext(runner.Services, device is null ? runner.Environment : runner.Environment with { Device = device });
             object instance;
-            try { instance = component.Component.Descriptor.Factory(ctx, component.Options); }
+            try { instance = runner.Pool.CreateForStage(Planned, component, ctx, typeof(T)); } // shared, or new; its references resolved
             catch (Exception e)
             {
                 throw new StageFailedException(Stage.Id, $"{ExperimentValidator.Describe(component.Component.Descriptor.Kind)} '{component.Component.Descriptor.Name}' failed to start: {e.Message}", e);
@@ -203,7 +208,8 @@ public sealed class ExperimentRunner(
         /// it uses change), its weights checksum, anything else the caller adds, and its options without [Secret] ones.
         /// </summary>
         public string ConfigurationKey(string kind, PlannedComponent component, string name, string version, string? weightsChecksum, params string?[] extra) =>
-            ResultCache.Key([kind, name, version, component.Component.Plugin.BuildId, weightsChecksum, .. extra, SecretOptions.CacheKeyJson(component.Options)]);
+            ResultCache.Key([kind, name, version, component.Component.Plugin.BuildId, weightsChecksum, .. extra, SecretOptions.CacheKeyJson(component.Options),
+                .. runner.Pool.IdentitiesOf(component)]); // the components it resolved (none: the key is as before)
     }
 }
 

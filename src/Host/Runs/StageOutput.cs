@@ -4,7 +4,7 @@ using BiasBench.Host.Configuration;
 namespace BiasBench.Host.Runs;
 
 /// <summary>What a finished stage hands to later stages and to the report.</summary>
-public sealed class StageOutput(StageConfig stage)
+public sealed partial class StageOutput(StageConfig stage)
 {
     public StageConfig Stage { get; } = stage;
     public List<ImageRef> Images { get; } = [];

@@ -20,7 +20,7 @@ internal static class FinetuneStage
                 var now = (int)Math.Clamp(p * 1000, 0, 1000);
                 if (now > last) { task.Increment(now - last); last = now; }
             });
-            var result = await tuner.RunAsync(dir, ctx.Logger, progress, ct);
+            var result = await FineTuneRuns.RunAsync(ctx, component, tuner, dir, progress, ct); // work folder, checkpoint as the stage's output
             ctx.Output.Tables.Add(result.TrainingLog);
             ctx.Output.Tables.AddRange(result.Tables);
             ctx.Output.Figures.AddRange(result.Figures);
