@@ -82,18 +82,29 @@ public class HostedModelConfigsTests
         var dir = TestApp.TempDir();
         var runs = Path.Combine(dir, "runs");
         string[] common = ["run", Config("hosted-prompt-beauty.yaml"), "--endpoint", server.GeminiBase, "--runs-dir", runs, "--no-progress", "--device", "cpu"];
+        // The reward models: the tiny fixture models in place of the real weights the config names by default.
+        var bpe = Fixtures.Data("tokenizers/clip_bpe_simple_vocab_16e6.txt.gz");
+        var pickscore = Directory.CreateDirectory(Path.Combine(dir, "models", "pickscore")).FullName;
+        foreach (var file in new[] { "config.json", "model.safetensors" })
+            File.CreateSymbolicLink(Path.Combine(pickscore, file), Path.Combine(Fixtures.Path_("clip_hf"), file));
+        File.CreateSymbolicLink(Path.Combine(pickscore, "bpe_simple_vocab_16e6.txt.gz"), bpe);
+        var rewards = new Dictionary<string, string?>
+        {
+            ["PICKSCORE_MODEL"] = pickscore, ["HPS_MODEL"] = Fixtures.Path_("open_clip"), ["CLIP_BPE"] = bpe,
+            ["AESTHETIC_CLIP_MODEL"] = Fixtures.Path_("clip_quickgelu"), ["AESTHETIC_HEAD"] = Path.Combine(Fixtures.Path_("clip_quickgelu"), "aesthetic_head.pth"),
+        };
 
-        var (code, output) = Cli(dir, new Dictionary<string, string?>(), common);
+        var (code, output) = Cli(dir, rewards, common);
         Assert.True(code == 2, output);
         Assert.Contains("GEMINI_API_KEY", output);
         Assert.Empty(Runs(runs));
 
-        (code, output) = Cli(dir, new Dictionary<string, string?>(), [.. common, "--dry-run"]);
+        (code, output) = Cli(dir, rewards, [.. common, "--dry-run"]);
         Assert.Equal(0, code);
         Assert.Contains("would send at most 30 request(s)", output);
 
         server.Enqueue(LocalApiServer.Gemini, new Reply(200, """{"promptFeedback":{"blockReason":"SAFETY"}}"""));
-        var withKey = new Dictionary<string, string?> { ["GEMINI_API_KEY"] = GeminiKey };
+        var withKey = new Dictionary<string, string?>(rewards) { ["GEMINI_API_KEY"] = GeminiKey };
         (code, output) = Cli(dir, withKey, common);
         Assert.True(code == 0, output);
         Assert.Equal(30, server.Count(LocalApiServer.Gemini));
