@@ -16,6 +16,7 @@ using static TorchSharp.torch;
 //   BiasBench.GpuBench decode --images DIR [--preprocess pil|hps|tensor] [--threads N] [--rounds 3]  (CPU only: decode + preprocess)
 //   BiasBench.GpuBench ddpm   --preset celebahq-256|tiny --batch 16 --dtype bf16 ...   (UNet2DModel; see DiffusionBench.cs)
 //   BiasBench.GpuBench sd     --preset sd15|tiny --batch 4 --dtype fp16 ...            (SD 1.5 UNet with CFG, text encoder, VAE)
+//   BiasBench.GpuBench draft  --preset celebahq-256|tiny --batch 4 --steps 50 --precision bf16|fp32 ... (a DRaFT-1 update; DraftBench.cs)
 //   BiasBench.GpuBench imagereward --preset imagereward|tiny [--med-config med_config.json] --batch 64 --dtype fp16 ...  (BLIP ViT-L + BERT pairs)
 //   every network mode: [--warmup 3] [--marker] (a marker kernel before and after the timed iterations, for scripts/profile.sh)
 //   BiasBench.GpuBench dct --images DIR [--model CLIP_DIR --bpe bpe_simple_vocab_16e6.txt.gz]  (CPU: what jpeg_dct_scaling saves and costs)
@@ -38,6 +39,7 @@ if (mode == "decode") return DecodeOnly(Arg("images", "."), Arg("preprocess", "p
     int.Parse(Arg("rounds", "3"), CultureInfo.InvariantCulture));
 
 if (mode is "ddpm" or "sd") return DiffusionBench.Run(mode, args);
+if (mode == "draft") return DraftBench.Run(args);
 
 var info = TorchBackend.EnsureInitialized();
 var device = TorchBackend.ResolveDevice(Arg("device", "auto"));

@@ -78,24 +78,53 @@ public sealed class DdpmPipeline : IDisposable
     public SchedulerStepOutput DenoiseStep(IDiffusionScheduler scheduler, DiffusionSchedule schedule, int stepIndex, Tensor sample,
         Tensor? noise = null, SchedulerState? state = null)
     {
-        using var scope = NewDisposeScope();
-        var input = scheduler.ScaleModelInput(schedule, stepIndex, sample);
-        var t = schedule.TimestepTensor(stepIndex, Device);
-        var modelOutput = Unet.Forward(input, t);
-        var output = scheduler.Step(schedule, stepIndex, modelOutput, sample.to(modelOutput.dtype), noise, state);
-        output.PrevSample.MoveToOuterDisposeScope();
-        output.PredOriginalSample?.MoveToOuterDisposeScope();
-        output.State?.MoveToOuterDisposeScope();
+        var (modelOutput, output) = DenoiseStep(Unet, scheduler, schedule, stepIndex, sample, noise, state);
+        modelOutput.Dispose();
         return output;
     }
 
-    /// <summary>Runs steps [from, to) from <paramref name="sample"/> (see <see cref="DenoisingLoop.Run"/>).</summary>
-    public Tensor Sample(IDiffusionScheduler scheduler, DiffusionSchedule schedule, Tensor sample, StepNoise? noise, int from = 0, int? to = null) =>
-        DenoisingLoop.Run(scheduler, schedule, sample, noise,
-            (i, x, n, state) => DenoiseStep(scheduler, schedule, i, x, n, state), from, to);
+    /// <summary>
+    /// <see cref="DenoiseStep(IDiffusionScheduler, DiffusionSchedule, int, Tensor, Tensor?, SchedulerState?)"/> with the
+    /// given network (a trained copy of this pipeline's UNet), also returning the network's output: the step the
+    /// fine-tuning path takes with gradients.
+    /// </summary>
+    public static (Tensor ModelOutput, SchedulerStepOutput Step) DenoiseStep(UNet2DModel unet, IDiffusionScheduler scheduler, DiffusionSchedule schedule,
+        int stepIndex, Tensor sample, Tensor? noise = null, SchedulerState? state = null)
+    {
+        using var scope = NewDisposeScope();
+        var modelOutput = PredictModelOutput(unet, scheduler, schedule, stepIndex, sample);
+        var output = scheduler.Step(schedule, stepIndex, modelOutput, sample.to(modelOutput.dtype), noise, state);
+        modelOutput.MoveToOuterDisposeScope();
+        output.PrevSample.MoveToOuterDisposeScope();
+        output.PredOriginalSample?.MoveToOuterDisposeScope();
+        output.State?.MoveToOuterDisposeScope();
+        return (modelOutput, output);
+    }
 
-    /// <summary>Images [seeds, 3, H, W] in [0, 1] (float32, CPU), one per seed, under no_grad.</summary>
-    public Tensor Generate(IReadOnlyList<long> seeds, SamplingSettings settings)
+    /// <summary>The network's output at step <paramref name="stepIndex"/>: the UNet on the scheduler-scaled sample at the
+    /// step's timestep.</summary>
+    public static Tensor PredictModelOutput(UNet2DModel unet, IDiffusionScheduler scheduler, DiffusionSchedule schedule, int stepIndex, Tensor sample)
+    {
+        using var scope = NewDisposeScope();
+        var input = scheduler.ScaleModelInput(schedule, stepIndex, sample);
+        var t = schedule.TimestepTensor(stepIndex, unet.Device);
+        return unet.Forward(input, t).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Runs steps [from, to) from <paramref name="sample"/> (see <see cref="DenoisingLoop.Run"/>) with this
+    /// pipeline's UNet or <paramref name="network"/> (a trained copy).</summary>
+    public Tensor Sample(IDiffusionScheduler scheduler, DiffusionSchedule schedule, Tensor sample, StepNoise? noise, int from = 0, int? to = null,
+        UNet2DModel? network = null) =>
+        DenoisingLoop.Run(scheduler, schedule, sample, noise, (i, x, n, state) =>
+        {
+            var (modelOutput, output) = DenoiseStep(network ?? Unet, scheduler, schedule, i, x, n, state);
+            modelOutput.Dispose();
+            return output;
+        }, from, to);
+
+    /// <summary>Images [seeds, 3, H, W] in [0, 1] (float32, CPU), one per seed, under no_grad, with this pipeline's UNet
+    /// or <paramref name="network"/> (a trained copy of it).</summary>
+    public Tensor Generate(IReadOnlyList<long> seeds, SamplingSettings settings, UNet2DModel? network = null)
     {
         settings.Validate();
         using var noGrad = no_grad();
@@ -103,9 +132,10 @@ public sealed class DdpmPipeline : IDisposable
         var scheduler = CreateScheduler(settings);
         var schedule = scheduler.Schedule(settings.Steps);
         using var noise = new SeededNoise(seeds);
-        var initial = noise.Draw(SampleShape, DType, Device);
+        var net = network ?? Unet;
+        var initial = noise.Draw(SampleShape, net.DType, net.Device);
         if (schedule.InitNoiseSigma != 1.0) initial = initial * schedule.InitNoiseSigma;
-        var x = Sample(scheduler, schedule, initial, noise.ForSteps());
+        var x = Sample(scheduler, schedule, initial, noise.ForSteps(), network: network);
         return DenoisingLoop.ToUnitRange(x).MoveToOuterDisposeScope();
     }
 

@@ -1,8 +1,12 @@
 using System.Globalization;
 using BiasBench.Abstractions;
+using BiasBench.Abstractions.Torch;
+using BiasBench.Networks.Diffusion;
+using TorchSharp.Modules;
 using BiasBench.Generation;
 using BiasBench.Imaging;
 using Microsoft.Extensions.Logging;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace BiasBench.Plugins.Generators;
@@ -89,11 +93,17 @@ public abstract class DiffusionGeneratorBase : IImageGenerator
     public abstract void Dispose();
 }
 
-/// <summary>The <c>ddpm</c> generator: unconditional pixel-space sampling; the prompt only labels the image.</summary>
-public sealed class DdpmGenerator : DiffusionGeneratorBase
+/// <summary>
+/// The <c>ddpm</c> generator: unconditional pixel-space sampling; the prompt only labels the image. Differentiable
+/// (<see cref="IDifferentiableImageGenerator"/>): after <see cref="PrepareTraining"/> it owns a float32 copy of the UNet
+/// (the shared pipeline keeps the base weights, which the base penalty uses) and samples with that copy.
+/// </summary>
+public sealed class DdpmGenerator : DiffusionGeneratorBase, IDifferentiableImageGenerator
 {
     public const string GeneratorName = "ddpm";
     private readonly SharedPipelines.Lease<DdpmPipeline> _lease;
+    private readonly string? _variant;
+    private DdpmTraining? _training;
 
     public DdpmGenerator(DdpmGeneratorOptions options, string runDevice, ILogger logger)
         : this(options, options.ResolvePlacement(runDevice), logger) { }
@@ -101,29 +111,85 @@ public sealed class DdpmGenerator : DiffusionGeneratorBase
     private DdpmGenerator(DdpmGeneratorOptions options, (string Device, ScalarType DType) placement, ILogger logger)
         : base(GeneratorName, GeneratorsPlugin.Version, "Unconditional DDPM/DDIM sampling of a diffusers UNet2DModel (e.g. google/ddpm-celebahq-256)", options, placement.DType, logger)
     {
-        var load = new PipelineLoadOptions(options.Model, placement.Device, placement.DType, string.IsNullOrWhiteSpace(options.Variant) ? null : options.Variant);
+        _variant = string.IsNullOrWhiteSpace(options.Variant) ? null : options.Variant;
+        var load = new PipelineLoadOptions(options.Model, placement.Device, placement.DType, _variant);
         _lease = SharedPipelines.Acquire(load.Key, () =>
         {
             logger.LogInformation("Loading UNet2DModel from {Folder} ({DType} on {Device})", load.Folder, placement.DType, placement.Device);
             return DdpmPipeline.Load(load);
         });
         // Fail now, not at the first batch, when the scheduler name or its config is wrong.
-        _schedulerClass = _lease.Pipeline.CreateScheduler(Sampling).ClassName;
+        var scheduler = _lease.Pipeline.CreateScheduler(Sampling);
+        _schedulerClass = scheduler.ClassName;
+        SamplingSteps = scheduler.Schedule(Sampling.Steps).Count;
     }
 
     private readonly string _schedulerClass;
 
-    protected override string WeightsChecksum => _lease.Pipeline.WeightsChecksum;
+    /// <summary>The base weights' SHA-256; once training has started, suffixed with "+trained" (the weights are no longer the file's).</summary>
+    protected override string WeightsChecksum => _training is null ? _lease.Pipeline.WeightsChecksum : _lease.Pipeline.WeightsChecksum + "+trained";
+
+    public Device Device => _training?.Device ?? _lease.Pipeline.Device;
+
+    public int SamplingSteps { get; }
+
+    public (int Height, int Width) ImageSize
+    {
+        get
+        {
+            var shape = _lease.Pipeline.SampleShape;
+            return ((int)shape[1], (int)shape[2]);
+        }
+    }
+
+    private DdpmTraining Training => _training ?? throw new InvalidOperationException("Call PrepareTraining first.");
+
+    public IReadOnlyList<(string Name, Parameter Parameter)> PrepareTraining(TrainingSetup setup)
+    {
+        if (_training is not null) throw new InvalidOperationException("This generator is already prepared for training.");
+        var pipeline = _lease.Pipeline;
+        // The masters are read from the weights file in float32 (not cast from a bf16 pipeline), on the pipeline's device.
+        var master = DiffusionModels.LoadUNet2D(Path.Combine(pipeline.Folder, "unet"), _variant);
+        try
+        {
+            master.To(pipeline.Device, ScalarType.Float32);
+            _training = new DdpmTraining(master, pipeline.Unet, pipeline.SchedulerConfig, Sampling, setup, pipeline.Folder);
+        }
+        catch
+        {
+            master.Dispose();
+            throw;
+        }
+        Logger.LogInformation("{Generator}: training {Kind} ({Count:N0} parameters), compute {DType} on {Device}", Name,
+            setup.Kind == TrainableWeightsKind.Lora ? $"LoRA rank {setup.LoraRank} on the attention projections" : "every UNet parameter",
+            _training.TrainableParameters.Sum(p => p.Parameter.numel()), setup.ComputeDType is { } d ? ImageTensors.DTypeName(d) : "float32", pipeline.Device);
+        return _training.TrainableParameters;
+    }
+
+    public DifferentiableSampleResult Backward(DifferentiableSampling request, Func<Tensor, Tensor> objective) => Training.Backward(request, objective);
+
+    public double DenoisingBackward(Tensor images, IReadOnlyList<string> prompts, Generator generator, double weight) =>
+        Training.DenoisingBackward(images, generator, weight);
+
+    public IReadOnlyDictionary<string, Tensor> SwapTrainableValues(IReadOnlyDictionary<string, Tensor> values) => Training.SwapTrainableValues(values);
+
+    public string SaveTrained(string directory, IReadOnlyDictionary<string, string>? metadata = null) => Training.SaveDiffusers(directory, metadata);
 
     public override Task<IReadOnlyList<ItemResult<GeneratedImage>>> GenerateAsync(IReadOnlyList<GenerationRequest> batch, CancellationToken cancellationToken) =>
         Task.Run(() =>
         {
             cancellationToken.ThrowIfCancellationRequested();
-            using var images = _lease.Pipeline.Generate(batch.Select(r => r.Seed).ToList(), Sampling);
+            var seeds = batch.Select(r => r.Seed).ToList();
+            using var images = _training is { } training ? training.Generate(seeds) : _lease.Pipeline.Generate(seeds, Sampling);
             return Encode(images, batch, _schedulerClass);
         }, cancellationToken);
 
-    public override void Dispose() => _lease.Dispose();
+    public override void Dispose()
+    {
+        _training?.Dispose();
+        _training = null;
+        _lease.Dispose();
+    }
 }
 
 /// <summary>The <c>stable-diffusion</c> generator: SD 1.x text-to-image with classifier-free guidance.</summary>

@@ -52,6 +52,24 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
     public Parameter Weight => weight;
     public Parameter? Bias => bias;
 
+    /// <summary>The low-rank adapter added to this layer's output (LoRA), or null.</summary>
+    public LowRankAdapter? Adapter { get; private set; }
+
+    /// <summary>
+    /// Adds a LoRA adapter (submodules <c>lora_A</c> [rank, in] and <c>lora_B</c> [out, rank], peft's names): the output
+    /// becomes x W^T + b + (alpha / rank) (x A^T) B^T. A starts kaiming-uniform from <paramref name="generator"/>, B at zero,
+    /// so the adapted layer starts equal to the plain one. Created on the weight's device and dtype.
+    /// </summary>
+    public LowRankAdapter AttachAdapter(int rank, double alpha, Generator? generator = null)
+    {
+        if (Adapter is not null) throw new InvalidOperationException("This linear layer already has an adapter.");
+        var adapter = new LowRankAdapter(InFeatures, OutFeatures, rank, alpha, weight.dtype, weight.device, generator);
+        register_module("lora_A", adapter.Down);
+        register_module("lora_B", adapter.Up);
+        Adapter = adapter;
+        return adapter;
+    }
+
     /// <summary>PyTorch's nn.Linear.reset_parameters: kaiming_uniform(a=sqrt(5)) for W, U(-1/sqrt(in), 1/sqrt(in)) for b.</summary>
     public void ResetParameters()
     {
@@ -64,5 +82,11 @@ public sealed class Linear : nn.Module<Tensor, Tensor>
         }
     }
 
-    public override Tensor forward(Tensor input) => FusedLinear.Apply(input, weight, bias);
+    public override Tensor forward(Tensor input)
+    {
+        if (Adapter is not { } adapter) return FusedLinear.Apply(input, weight, bias);
+        using var plain = FusedLinear.Apply(input, weight, bias);
+        using var low = adapter.forward(input);
+        return plain.add(low);
+    }
 }
