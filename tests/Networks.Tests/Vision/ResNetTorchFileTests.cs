@@ -1,17 +1,21 @@
 using System.Text.Json;
+using BiasBench.Networks.Tests.Diffusion;
 using BiasBench.Networks.Vision;
 using BiasBench.TestSupport;
 using BiasBench.Torch.Backend;
 using BiasBench.Torch.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace BiasBench.Networks.Tests.Vision;
 
 /// <summary>
-/// The ResNet loader's <c>.pt</c>/<c>.pth</c> branch on real <c>torch.save</c> output (../shared/fixtures/torch_checkpoints:
-/// zip, legacy, wrapped under "state_dict", OrderedDict). No torch-saved ResNet-layout file exists in the fixtures (only
-/// these small generic state dicts), so this checks that such files go through the restricted reader and are refused
-/// by name for not being a ResNet, and that a code-executing pickle is refused before anything runs; the torchvision key
-/// mapping itself is covered through safetensors in <see cref="ResNetClassifierTests"/>.
+/// The ResNet loader's <c>.pt</c>/<c>.pth</c> branch. No torch-saved ResNet-layout file exists in the fixtures (only
+/// the small generic state dicts of ../shared/fixtures/torch_checkpoints: zip, legacy, wrapped under "state_dict",
+/// OrderedDict), so: those real torch.save files go through the restricted reader and are refused by name for not
+/// being a ResNet; a code-executing pickle is refused before anything runs; and a torchvision-layout ResNet state dict
+/// written in torch.save's zip format by the test-only <see cref="TorchZipCheckpointWriter"/> (itself checked against
+/// the real torch.save'd fixture) loads exactly like its safetensors copy.
 /// </summary>
 public sealed class ResNetTorchFileTests
 {
@@ -69,5 +73,63 @@ public sealed class ResNetTorchFileTests
         using var model = new ResNetClassifier(new ResNetConfig(ResNetBlockKind.Basic, [1, 1, 1, 1], 8, [4, 1]));
         Assert.Throws<ForbiddenPickleGlobalException>(() => ResNetCheckpoint.LoadBackbone(model, path));
         Assert.Equal(before, File.Exists(marker) ? File.GetLastWriteTimeUtc(marker) : (DateTime?)null);
+    }
+
+    [Fact]
+    public void A_torchvision_layout_pth_in_torch_zip_format_loads_like_its_safetensors_copy()
+    {
+        // torchvision's layout: conv1/bn1/layer1..4/fc names, a plain fc (no hackathon head); like resnet18-f37072fd.pth,
+        // no num_batches_tracked buffers (they then start at 0, as in PyTorch).
+        var config = new ResNetConfig(ResNetBlockKind.Basic, [1, 1, 1, 1], 10, []);
+        using var source = new ResNetClassifier(config);
+        using var generator = new Generator(7);
+        ResNetCheckpoint.Initialize(source, generator);
+        // Non-trivial running statistics, so that loading them (not just the parameters) is checked.
+        using (no_grad())
+            foreach (var (name, buffer) in source.named_buffers())
+                if (name.EndsWith(".running_mean") || name.EndsWith(".running_var")) buffer.copy_(rand(buffer.shape, generator: generator) + 0.5);
+        var plain = source.state_dict().Where(kv => !kv.Key.EndsWith(".num_batches_tracked"))
+            .Select(kv => KeyValuePair.Create(kv.Key[ResNetClassifier.BackbonePrefix.Length..], kv.Value)).ToList();
+        Assert.Contains(plain, kv => kv.Key == "conv1.weight");
+        var dir = Directory.CreateTempSubdirectory("resnet-pth-");
+        try
+        {
+            var pth = Path.Combine(dir.FullName, "resnet-tiny-0123abcd.pth");
+            var safetensors = Path.Combine(dir.FullName, "resnet-tiny.safetensors");
+            TorchZipCheckpointWriter.Save(pth, plain);
+            SafeTensorsFile.Save(safetensors, plain.ToDictionary(kv => kv.Key, kv => kv.Value));
+
+            var fromPth = ResNetCheckpoint.Load(pth);
+            var fromSafetensors = ResNetCheckpoint.Load(safetensors);
+            using var a = fromPth.Model;
+            using var b = fromSafetensors.Model;
+            Assert.Equal(ResNetCheckpointLayout.Torchvision, fromPth.Layout);
+            Assert.Equal(config, a.Config);
+            Assert.Equal(b.Config, a.Config);
+            var sa = a.state_dict();
+            var sb = b.state_dict();
+            Assert.Equal(sb.Keys.Order(StringComparer.Ordinal), sa.Keys.Order(StringComparer.Ordinal));
+            foreach (var (name, tensor) in sb)
+            {
+                Assert.True(tensor.dtype == sa[name].dtype, name);
+                Assert.True(tensor.bytes.SequenceEqual(sa[name].bytes), $"{name} differs between the .pth and the safetensors copy");
+            }
+            using var x = randn([2, 3, 32, 32], generator: generator);
+            using var _ = no_grad();
+            source.eval();
+            using var expected = source.forward(x);
+            using var ya = a.forward(x);
+            Assert.Equal(0f, (ya - expected).abs().max().item<float>());
+
+            // As the backbone of the hackathon classifier (what train-judge's pretrained_path does).
+            using var hackathon = new ResNetClassifier(config with { FcOutputs = 16, HeadSizes = [8, 1] });
+            var report = ResNetCheckpoint.LoadBackbone(hackathon, pth);
+            Assert.Contains("resnet.layer4.0.conv2.weight", report.Loaded);
+            Assert.DoesNotContain(report.Loaded, n => n.StartsWith("resnet.fc.") || n.StartsWith("final_layers."));
+            var hs = hackathon.state_dict();
+            foreach (var (name, tensor) in plain.Where(kv => !kv.Key.StartsWith("fc.")))
+                Assert.True(tensor.bytes.SequenceEqual(hs[ResNetClassifier.BackbonePrefix + name].bytes), $"backbone {name} not loaded from the .pth");
+        }
+        finally { dir.Delete(recursive: true); }
     }
 }
