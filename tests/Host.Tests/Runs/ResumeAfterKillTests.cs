@@ -42,11 +42,13 @@ public class ResumeAfterKillTests
 
     private static Process Start(string dir, string config)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        // GNU env resets SIGINT to its default first: a test runner started as a background job inherits SIGINT ignored,
+        // and .NET (by design) does not handle a SIGINT that was ignored when the process started.
+        var psi = new ProcessStartInfo("env")
         {
             WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
-        foreach (var a in new[] { SamplePlugin.HostDll, "run", config, "--runs-dir", Path.Combine(dir, "runs"), "--plugins", SamplePlugin.Directory, "--no-progress", "--device", "cpu" })
+        foreach (var a in new[] { "--default-signal=INT", "dotnet", SamplePlugin.HostDll, "run", config, "--runs-dir", Path.Combine(dir, "runs"), "--plugins", SamplePlugin.Directory, "--no-progress", "--device", "cpu" })
             psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
         p.OutputDataReceived += (_, _) => { };
