@@ -12,7 +12,7 @@ namespace BiasBench.Plugins.FineTuning;
 /// </summary>
 public abstract class RewardFineTuningOptions : IValidatableObject
 {
-    /// <summary>The generator to fine-tune; it must be differentiable (the <c>ddpm</c> generator is). It gets an instance of its own.</summary>
+    /// <summary>The generator to fine-tune; it must be differentiable (the <c>ddpm</c> and <c>stable-diffusion</c> generators are). It gets an instance of its own.</summary>
     [Required]
     [ExclusiveInstance]
     public ComponentReference<IDifferentiableImageGenerator>? Generator { get; set; }
