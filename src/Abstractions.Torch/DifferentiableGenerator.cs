@@ -111,6 +111,10 @@ public interface IDifferentiableImageGenerator : IImageGenerator
     /// <summary>Size of the images it makes.</summary>
     (int Height, int Width) ImageSize { get; }
 
+    /// <summary>What a fine-tuner trains when its configuration does not say: every weight for a small network (ddpm),
+    /// LoRA where memory demands (Stable Diffusion).</summary>
+    TrainableWeightsKind PreferredTrainableWeights => TrainableWeightsKind.Full;
+
     /// <summary>
     /// Makes the network trainable: the generator takes a copy of its weights of its own (other users of the same
     /// loaded model keep the base weights, which also serve the base penalty) and returns the parameters to optimise,

@@ -69,9 +69,10 @@ public abstract class RewardFineTuningOptions : IValidatableObject
     [Range(0.0, 0.999999)]
     public double? EmaDecay { get; set; }
 
-    /// <summary>full (every UNet parameter) or lora (adapters on the attention projections, merged when saving).</summary>
-    [RegularExpression("^(full|lora)$", ErrorMessage = "trainable must be full or lora.")]
-    public string Trainable { get; set; } = "full";
+    /// <summary>full (every UNet parameter), lora (adapters on the attention projections, merged when saving), or auto
+    /// (the generator's preference: full for ddpm, lora for stable-diffusion).</summary>
+    [RegularExpression("^(auto|full|lora)$", ErrorMessage = "trainable must be auto, full or lora.")]
+    public string Trainable { get; set; } = "auto";
 
     [Range(1, 1024)]
     public int LoraRank { get; set; } = 8;
@@ -149,9 +150,10 @@ public abstract class RewardFineTuningOptions : IValidatableObject
             yield return new ValidationResult($"warmup_steps ({WarmupSteps}) exceeds training_steps ({TrainingSteps}).", [nameof(WarmupSteps)]);
     }
 
-    public TrainingSetup Setup(TorchSharp.torch.ScalarType? computeDType, long initSeed) => new()
+    /// <summary>The generator's training setup; <paramref name="preferred"/> is the generator's choice for trainable: auto.</summary>
+    public TrainingSetup Setup(TorchSharp.torch.ScalarType? computeDType, long initSeed, TrainableWeightsKind preferred = TrainableWeightsKind.Full) => new()
     {
-        Kind = Trainable == "lora" ? TrainableWeightsKind.Lora : TrainableWeightsKind.Full,
+        Kind = Trainable switch { "lora" => TrainableWeightsKind.Lora, "full" => TrainableWeightsKind.Full, _ => preferred },
         LoraRank = LoraRank,
         LoraAlpha = LoraAlpha,
         ComputeDType = computeDType,

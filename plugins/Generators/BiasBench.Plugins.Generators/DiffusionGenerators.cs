@@ -243,6 +243,9 @@ public sealed class StableDiffusionGenerator : DiffusionGeneratorBase, IDifferen
         }
     }
 
+    /// <summary>LoRA: a full SD UNet with AdamW states and float32 masters does not fit where LoRA does.</summary>
+    public TrainableWeightsKind PreferredTrainableWeights => TrainableWeightsKind.Lora;
+
     private StableDiffusionTraining Training => _training ?? throw new InvalidOperationException("Call PrepareTraining first.");
 
     /// <summary>Trains LoRA on the UNet's attention projections (self- and cross-attention) when <paramref name="setup"/>
