@@ -27,6 +27,17 @@ public abstract class RewardFineTuningOptions : IValidatableObject
     [Required]
     public string RewardPrompt { get; set; } = "a portrait photo of a face";
 
+    /// <summary>
+    /// Prompts for a conditional generator (stable-diffusion), taken in turn: item i of the run's n-th image is
+    /// conditioned on prompts[n mod count] and every reward scores it against that prompt; the monitor's seed j uses
+    /// prompts[j mod count]. Null: every image is conditioned on and scored against <see cref="RewardPrompt"/>. An
+    /// unconditional generator (ddpm) ignores the conditioning; the rewards still use these prompts.
+    /// </summary>
+    public List<string>? Prompts { get; set; }
+
+    /// <summary>The prompt of the run's <paramref name="index"/>-th image (see <see cref="Prompts"/>).</summary>
+    public string PromptAt(long index) => Prompts is { Count: > 0 } list ? list[(int)(index % list.Count)] : RewardPrompt;
+
     /// <summary>Optimiser updates.</summary>
     [Range(1, 1_000_000)]
     public int TrainingSteps { get; set; } = 200;
@@ -140,6 +151,8 @@ public abstract class RewardFineTuningOptions : IValidatableObject
 
     public virtual IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (Prompts is { } prompts && (prompts.Count == 0 || prompts.Any(string.IsNullOrWhiteSpace)))
+            yield return new ValidationResult("prompts must be a non-empty list of non-empty prompts (or left out: reward_prompt).", [nameof(Prompts)]);
         if (Reward is null && Rewards is not { Count: > 0 })
             yield return new ValidationResult("give a training reward: 'reward' or a non-empty 'rewards' list.", [nameof(Reward)]);
         if (Reward is not null && Rewards is { Count: > 0 })

@@ -93,7 +93,7 @@ public sealed class RewardFineTuner : IFineTuner
         var modelPath = Path.Combine(workDirectory, ModelFolder);
         var objective = new RewardObjective(_rewards, _options.RewardPrompt);
         var monitor = _options.MonitorEverySteps > 0
-            ? new RewardHackingMonitor(_generator, _rewards, _monitorRewards, _judges, _options.RewardPrompt, _options.MonitorSeedStart,
+            ? new RewardHackingMonitor(_generator, _rewards, _monitorRewards, _judges, _options.PromptAt, _options.MonitorSeedStart,
                 _options.MonitorImages, _options.GridImages, workDirectory)
             : null;
         var log = new CsvLog(Path.Combine(workDirectory, TrainingLogFile), LogColumns());
@@ -152,7 +152,8 @@ public sealed class RewardFineTuner : IFineTuner
             Name, algorithm.Pass(0, 0, _generator.SamplingSteps, 1).Description, total, _options.BatchSize, _options.GradientAccumulation, _options.LearningRate,
             _options.WarmupSteps, _options.MinLearningRate, _options.GradientClip, _options.EmaDecay?.ToString(CultureInfo.InvariantCulture) ?? "off",
             setup.Kind == TrainableWeightsKind.Lora ? $"LoRA rank {_options.LoraRank}" : "full UNet", MixedPrecision.Describe(computeDType), device,
-            _generator.SamplingSteps, string.Join(" + ", _rewards.Select(r => $"{r.Weight} x {r.Name}")), _options.RewardPrompt);
+            _generator.SamplingSteps, string.Join(" + ", _rewards.Select(r => $"{r.Weight} x {r.Name}")),
+            _options.Prompts is { Count: > 0 } prompts ? string.Join("\" | \"", prompts) : _options.RewardPrompt);
 
         void Monitor(long step)
         {

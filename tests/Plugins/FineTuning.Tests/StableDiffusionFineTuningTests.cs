@@ -55,6 +55,9 @@ public sealed class StableDiffusionFineTuningTests(ITestOutputHelper output) : I
             MonitorImages = 4,
             GridImages = 4,
         };
+        // Conditioned on (and scored against) the fixture's first prompt and the reward prompt in turn.
+        using (var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(Fixtures.Path_("sd_tiny"), "cases.json"))))
+            options.Prompts = [json.RootElement.GetProperty("prompts")[0].GetString()!, options.RewardPrompt];
         Assert.Equal("auto", options.Trainable);
         var work = Path.Combine(_temp, "sd");
         FineTuneResult result;
@@ -82,5 +85,29 @@ public sealed class StableDiffusionFineTuningTests(ITestOutputHelper output) : I
         using var reloaded = new StableDiffusionGenerator(GeneratorOptions(result.CheckpointPath), "cpu", NullLogger.Instance);
         var images = await reloaded.GenerateAsync([new GenerationRequest(options.RewardPrompt, options.MonitorSeedStart)], CancellationToken.None);
         Assert.True(images[0].IsSuccess, images[0].Error);
+    }
+
+    [Fact]
+    public void Prompts_are_taken_in_turn_over_the_runs_images_and_default_to_the_reward_prompt()
+    {
+        using var fixture = DraftStepFixture.Open();
+        using var components = new PluginComponents(_temp);
+        var reward = components.Resolve(fixture.RewardReference());
+        var options = new DraftOptions
+        {
+            Generator = new ComponentReference<IDifferentiableImageGenerator> { Plugin = StableDiffusionGenerator.GeneratorName, Options = GeneratorOptions(Fixtures.Path_("sd_tiny")) },
+            Reward = fixture.RewardReference(), BatchSize = 2, GradientAccumulation = 2, Prompts = ["a", "b", "c"],
+        };
+        var objective = new RewardObjective([("aesthetic", reward, 1.0)], options.RewardPrompt);
+        var algorithm = RewardAlgorithm.Create(options, objective, runSeed: 0);
+        // Update 1, pass 1 holds the run's images 6 and 7: prompts 6 mod 3 and 7 mod 3.
+        Assert.Equal(["a", "b"], algorithm.Pass(1, 1, samplingSteps: 4, lossDivisor: 2).Request.Prompts);
+        Assert.Equal(["c", "a"], algorithm.Pass(2, 0, samplingSteps: 4, lossDivisor: 2).Request.Prompts);
+        options.Prompts = null;
+        Assert.Equal([options.RewardPrompt, options.RewardPrompt], algorithm.Pass(1, 1, 4, 2).Request.Prompts);
+        options.Prompts = ["a", " "];
+        var errors = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+        Assert.False(System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new(options), errors, validateAllProperties: true));
+        Assert.Contains(errors, e => e.ErrorMessage!.Contains("prompts must be"));
     }
 }
