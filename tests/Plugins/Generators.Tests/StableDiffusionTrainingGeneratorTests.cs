@@ -13,7 +13,7 @@ namespace BiasBench.Plugins.Generators.Tests;
 /// The stable-diffusion generator as a differentiable generator on the sd_tiny fixture: trained LoRA weights, saved with
 /// SaveTrained, load back through the same generator (<c>model: FOLDER</c>) and give the trained generator's pixels.
 /// </summary>
-public sealed class StableDiffusionTrainingGeneratorTests : IDisposable
+public sealed class StableDiffusionTrainingGeneratorTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _temp = Directory.CreateTempSubdirectory("biasbench-sd-generator-").FullName;
 
@@ -69,6 +69,7 @@ public sealed class StableDiffusionTrainingGeneratorTests : IDisposable
             // Adapter path (W x + s B A x) and merged weights ((W + s B A) x) agree to float32 round-off (~1e-6 in [0, 1],
             // measured in the Generation tests), so a pixel may round to the neighbouring 8-bit level, never further.
             var worst = a.Zip(b, (x, y) => Math.Abs(x - y)).Max();
+            output.WriteLine($"image {i}: trained in memory vs saved and reloaded: {a.Zip(b, (x, y) => x != y).Count(d => d)} of {a.Length} values differ, by at most {worst} levels");
             Assert.True(worst <= 1, $"image {i}: the reloaded model's pixels differ by up to {worst} levels");
             Assert.False(a.SequenceEqual(Pixels(before[i])), "the adapters should have changed the image");
         }
