@@ -227,4 +227,37 @@ public sealed class StableDiffusionTrainingTests(ITestOutputHelper output) : IDi
         Assert.True(moved > 1e-3, "the perturbed adapters should change the images");
         Assert.True(diff <= GenerationFixture.Tolerance, $"merged LoRA differs by {diff}");
     }
+    [Fact]
+    public void Bf16_compute_and_the_pretraining_loss_give_float32_master_gradients_on_the_adapters_only()
+    {
+        var folder = GenerationFixture.Folder(GenerationFixture.StableDiffusion);
+        using var pipeline = Load(folder);
+        var (prompts, settings) = Recipe(folder);
+        using var bf16 = Create(pipeline, settings with { Steps = 2 }, Lora() with { ComputeDType = ScalarType.BFloat16 });
+        Assert.Equal(ScalarType.BFloat16, bf16.Network.DType);
+        var result = bf16.Backward(new DifferentiableSampling { Prompts = [prompts[0]], Seeds = [3], GradientSteps = 1 }, images => images.mean());
+        Assert.True(double.IsFinite(result.Loss));
+        result.Images.Dispose();
+        Assert.All(bf16.TrainableParameters, p => Assert.Equal(ScalarType.Float32, p.Parameter.grad!.dtype));
+        Assert.All(bf16.Network.parameters(), p => Assert.Null(p.grad)); // moved to the masters after the pass
+        ZeroGradients(bf16);
+
+        // The pre-training loss on "real" images of the generator's size: deterministic for a generator seed, adapters only.
+        var side = bf16.SampleShape[1] * bf16.VaeScaleFactor;
+        using var images = rand([2, 3, side, bf16.SampleShape[2] * bf16.VaeScaleFactor], generator: new Generator(4));
+        double Loss()
+        {
+            using var generator = new Generator(8);
+            return bf16.DenoisingBackward(images, [prompts[0], prompts[0]], generator, weight: 1.0);
+        }
+        var first = Loss();
+        var second = Loss();
+        output.WriteLine($"pre-training loss (bf16 compute): {first:G6}");
+        Assert.True(double.IsFinite(first) && first > 0, $"loss {first}");
+        Assert.Equal(first, second);
+        Assert.Contains(bf16.TrainableParameters, p => p.Name.Contains(".lora_B.") && p.Parameter.grad!.abs().max().item<float>() > 0);
+        Assert.All(pipeline.Vae.parameters().Concat(pipeline.TextEncoder.parameters()), p => Assert.Null(p.grad));
+        var wrong = Assert.Throws<ArgumentException>(() => bf16.DenoisingBackward(images[.., .., ..(int)(side / 2)], [prompts[0], prompts[0]], new Generator(1), 1.0));
+        Assert.Contains("Real images must be", wrong.Message);
+    }
 }
