@@ -97,6 +97,25 @@ public class ClientLayerTests
     }
 
     [Fact]
+    public async Task Components_on_one_endpoint_share_its_concurrency_limit()
+    {
+        await using var server = await LocalApiServer.StartAsync();
+        const int limit = 2, requests = 8;
+        server.ChatDefault = _ => new Reply(200, """{"id":"x","object":"chat.completion","created":0,"model":"local-vlm","choices":[{"index":0,"message":{"role":"assistant","content":"real"},"finish_reason":"stop"}]}""")
+            { Delay = TimeSpan.FromMilliseconds(250) };
+        var o = new FastOptions(server.OpenAiBase) { MaxConcurrency = limit };
+        var (run, _) = Env.Run();
+        using var judge = HostedSession.Create(o, run, "judge-a", null, null, Env.WithKey);
+        using var rater = HostedSession.Create(o, run, "judge-b", null, null, Env.WithKey);
+        // Distinct questions, so that no answer comes from the response cache.
+        var asks = Enumerable.Range(0, requests).Select(i =>
+            new VlmChat(i % 2 == 0 ? judge : rater, o.Model).AskAsync(new VlmQuestion($"real or fake? ({i})", OneImage), CancellationToken.None));
+        await Task.WhenAll(asks);
+        Assert.Equal(requests, server.Count(LocalApiServer.Chat));
+        Assert.Equal(limit, server.MaxInFlight);
+    }
+
+    [Fact]
     public async Task Malformed_json_is_an_error_naming_the_endpoint_and_is_not_cached()
     {
         await using var server = await LocalApiServer.StartAsync();

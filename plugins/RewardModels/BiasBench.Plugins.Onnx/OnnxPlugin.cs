@@ -12,7 +12,7 @@ public sealed class OnnxPlugin : IBiasBenchPlugin
 
     public void Register(IPluginRegistrar registrar) =>
         registrar.AddRewardModel<OnnxRewardOptions>("onnx-reward", Version,
-            "Any exported reward model run with ONNX Runtime (CPU); inputs, preprocessing, tokenizer and the score output are mapped in the options.",
+            "Any exported reward model run with ONNX Runtime (CPU, or CUDA with the CUDA build); inputs, preprocessing, tokenizer and the score output are mapped in the options.",
             (context, options) => new OnnxRewardModel(options,
-                context.Services.GetService<ILoggerFactory>()?.CreateLogger("BiasBench.Plugins.Onnx")));
+                context.Services.GetService<ILoggerFactory>()?.CreateLogger("BiasBench.Plugins.Onnx"), context.Environment.Device));
 }

@@ -21,7 +21,9 @@ public sealed class OnnxRewardModel : IRewardModel
     private readonly ILogger _logger;
     private readonly object _runLock = new();
 
-    public OnnxRewardModel(OnnxRewardOptions options, ILogger? logger = null)
+    /// <param name="device">The run's device (<c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>); picks the execution provider with
+    /// <see cref="OnnxRewardOptions.ExecutionProvider"/>.</param>
+    public OnnxRewardModel(OnnxRewardOptions options, ILogger? logger = null, string device = "cpu")
     {
         _options = options;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
@@ -29,6 +31,7 @@ public sealed class OnnxRewardModel : IRewardModel
         if (!File.Exists(path)) throw new FileNotFoundException($"ONNX model '{path}' does not exist.", path);
         var sessionOptions = new SessionOptions();
         if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
+        ExecutionProvider = ChooseExecutionProvider(sessionOptions, options.ExecutionProvider, device, path, _logger);
         try { _session = new InferenceSession(path, sessionOptions); }
         catch (OnnxRuntimeException e) { throw new InvalidDataException($"ONNX model '{path}' cannot be loaded: {e.Message}", e); }
 
@@ -74,8 +77,39 @@ public sealed class OnnxRewardModel : IRewardModel
         Info = new RewardModelInfo(name, "onnx",
             new ScoreSemantics(options.Description, options.ComparableAcrossPrompts ?? TextInput is null),
             $"{options.Transform}-{ImageSize}" + (TextInput is null ? "" : $"; CLIP BPE ({options.TextCleaning}), {options.ContextLength} tokens, pad {options.PadId}") +
-            $"; output {_output} ({options.Reduce})")
+            $"; output {_output} ({options.Reduce}); {ExecutionProvider}")
         { WeightsChecksum = WeightFileChecksum.Sha256(path) };
+    }
+
+    /// <summary>The execution provider the session runs on: <c>CPUExecutionProvider</c> or <c>CUDAExecutionProvider:N</c>.</summary>
+    public string ExecutionProvider { get; }
+
+    private const string CudaProvider = "CUDAExecutionProvider";
+
+    /// <summary>Adds the CUDA provider when asked for (or, with auto, when the run is on a GPU) and it loads here.</summary>
+    private static string ChooseExecutionProvider(SessionOptions sessionOptions, string requested, string device, string path, ILogger logger)
+    {
+        var onGpu = device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase);
+        if (requested == "cpu" || (requested == "auto" && !onGpu)) return "CPUExecutionProvider";
+        var deviceId = device.Split(':') is [_, var n] && int.TryParse(n, out var id) ? id : 0;
+        string? failure = null;
+        if (!OrtEnv.Instance().GetAvailableProviders().Contains(CudaProvider))
+            failure = "this ONNX Runtime build has no CUDA provider (build with -p:BiasBenchOnnxGpu=true for the CUDA build)";
+        else
+        {
+            try { sessionOptions.AppendExecutionProvider_CUDA(deviceId); }
+            catch (OnnxRuntimeException e)
+            {
+                // Typically the CUDA runtime libraries the CUDA build links against (CUDA 13, cuDNN 9) are not on the library path.
+                failure = $"ONNX Runtime's CUDA provider did not load ({e.Message.Trim()})";
+            }
+        }
+        if (failure is null) return $"{CudaProvider}:{deviceId}";
+        if (requested == "cuda")
+            throw new InvalidOperationException($"ONNX model '{path}': execution_provider cuda is not available: {failure}.");
+        logger.LogWarning("ONNX model {Path} runs on the CPU although the run's device is {Device}: {Reason}. Set execution_provider: cpu to silence this.",
+            path, device, failure);
+        return "CPUExecutionProvider";
     }
 
     public RewardModelInfo Info { get; }

@@ -63,4 +63,12 @@ public sealed class OnnxRewardOptions
 
     /// <summary>ONNX Runtime intra-op threads (0 = its default).</summary>
     [Range(0, 1024)] public int IntraOpThreads { get; set; }
+
+    /// <summary>
+    /// auto: ONNX Runtime's CUDA provider when the run's device is a GPU (<c>--device cuda[:N]</c>) and the CUDA build of
+    /// ONNX Runtime is installed (<c>-p:BiasBenchOnnxGpu=true</c>) and loads, else the CPU with a warning saying why;
+    /// cuda: the CUDA provider or a clear error; cpu: always the CPU.
+    /// </summary>
+    [RegularExpression("^(auto|cpu|cuda)$", ErrorMessage = "execution_provider must be auto, cpu or cuda.")]
+    public string ExecutionProvider { get; set; } = "auto";
 }

@@ -76,6 +76,34 @@ public class HostedModelConfigsTests
     }
 
     [Fact]
+    public async Task Vlm_real_fake_scut_config_judges_every_rated_face_and_regresses_the_verdict_on_the_rating()
+    {
+        await using var server = await LocalApiServer.StartAsync();
+        var dir = TestApp.TempDir();
+        var runs = Path.Combine(dir, "runs");
+        // A SCUT-FBP5500_v2-style release built from real face photos with deterministic ratings (FaceDataSets).
+        var env = FaceDataSets.Build(Path.Combine(dir, "data")).ToDictionary(kv => kv.Key, kv => (string?)kv.Value);
+        var faces = FaceDataSets.ScutGroups.Length * FaceDataSets.ScutPerGroup;
+        string[] common = ["run", Config("vlm-real-fake-scut.yaml"), "--endpoint", server.OpenAiBase, "--runs-dir", runs, "--no-progress", "--device", "cpu"];
+
+        var (code, output) = Cli(dir, new Dictionary<string, string?>(), common);
+        Assert.True(code == 2, output);
+        Assert.Contains("SCUT-FBP5500 is published at https://github.com/HCIILAB/SCUT-FBP5500-Database-Release", output);
+        Assert.Empty(Runs(runs));
+
+        env["OPENAI_API_KEY"] = OpenAiKey;
+        (code, output) = Cli(dir, env, common);
+        Assert.True(code == 0, output);
+        Assert.Equal(faces, server.Count(LocalApiServer.Chat));
+        var run = Runs(runs).Single();
+        var judged = File.ReadAllLines(Path.Combine(run, "tables", "judge-scut.csv"));
+        Assert.Equal(faces + 1, judged.Length);
+        var coefficients = File.ReadAllLines(Path.Combine(run, "tables", "bias-scut-judge_logit_coefficients.csv"));
+        Assert.Contains(coefficients, line => line.Contains("beauty", StringComparison.Ordinal));
+        AssertNoFileContains(dir, OpenAiKey);
+    }
+
+    [Fact]
     public async Task Hosted_prompt_beauty_config_generates_scores_and_analyses_against_a_local_server()
     {
         await using var server = await LocalApiServer.StartAsync();

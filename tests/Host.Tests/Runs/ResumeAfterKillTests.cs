@@ -122,7 +122,9 @@ public class ResumeAfterKillTests
     [Fact]
     public void Ctrl_c_stops_cleanly_and_marks_the_run_cancelled()
     {
-        var (dir, config) = Setup(delayMs: 200);
+        // 1 s per batch of 2: after the first 4 results the run has ~18 s left, so SIGINT lands mid-run even when a
+        // loaded CI machine takes seconds to start `kill` (at 200 ms per batch the run once finished first).
+        var (dir, config) = Setup(delayMs: 1000);
         using var p = Start(dir, config);
         WaitFor(() => CachedLines(dir) >= 4 || p.HasExited, TimeSpan.FromMinutes(2), "the first results");
         Assert.False(p.HasExited);

@@ -96,10 +96,12 @@ public sealed class LaionAestheticModelTests(ITestOutputHelper output) : IDispos
     {
         using var fixture = ClipRewardFixture.Open(ClipRewardFixture.HuggingFace);
         using var scope = NewDisposeScope();
+        // A width the fixture's embedding does not have (whatever the fixture set's model size).
+        var wrongWidth = fixture.Cases["image_embeds"].shape[1] + 8;
         var headPath = Path.Combine(_temp, "wide.safetensors");
-        SafeTensorsFile.Save(headPath, RandomHead(768, seed: 2));
+        SafeTensorsFile.Save(headPath, RandomHead(wrongWidth, seed: 2));
         var options = new LaionAestheticOptions { ModelPath = fixture.Folder, HeadPath = headPath, Device = "cpu" };
         var error = Assert.Throws<ArgumentException>(() => ClipRewardFactory.CreateLaionAesthetic(options));
-        Assert.Contains("768", error.Message);
+        Assert.Contains(wrongWidth.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message);
     }
 }

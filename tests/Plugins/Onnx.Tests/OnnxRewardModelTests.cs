@@ -114,4 +114,46 @@ public class OnnxRewardModelTests
         var missing = Assert.Throws<FileNotFoundException>(() => new OnnxRewardModel(new OnnxRewardOptions { ModelPath = "/nonexistent/model.onnx" }));
         Assert.Contains("/nonexistent/model.onnx", missing.Message);
     }
+
+    [Fact]
+    public async Task Auto_on_a_gpu_run_without_a_usable_cuda_provider_falls_back_to_the_cpu_with_a_warning_and_the_same_scores()
+    {
+        var logger = new RecordingLogger();
+        using var onCpu = new OnnxRewardModel(Options(), device: "cpu");
+        using var onGpuRun = new OnnxRewardModel(Options(), logger, device: "cuda:1");
+        Assert.Equal("CPUExecutionProvider", onCpu.ExecutionProvider);
+        // This machine has no GPU: either the CPU build has no CUDA provider or the CUDA build cannot load it.
+        Assert.Equal("CPUExecutionProvider", onGpuRun.ExecutionProvider);
+        var warning = Assert.Single(logger.Messages);
+        Assert.Contains(ModelPath(), warning);
+        Assert.Contains("cuda:1", warning);
+        Assert.Contains("execution_provider: cpu", warning);
+        Assert.EndsWith("; CPUExecutionProvider", onGpuRun.Info.Preprocessing);
+
+        var request = new RewardRequest(ImageRef.FromFile("crop", Fixtures.File("preprocess/crop.png")), "a face");
+        var a = await onCpu.ScoreAsync([request], TestContext.Current.CancellationToken);
+        var b = await onGpuRun.ScoreAsync([request], TestContext.Current.CancellationToken);
+        Assert.True(a[0].IsSuccess, a[0].Error);
+        Assert.Equal(a[0].Value, b[0].Value);
+    }
+
+    [Fact]
+    public void Asking_for_cuda_where_it_cannot_run_is_a_clear_error_naming_the_model_and_the_remedy()
+    {
+        var options = Options();
+        options.ExecutionProvider = "cuda";
+        var error = Assert.Throws<InvalidOperationException>(() => new OnnxRewardModel(options, device: "cpu"));
+        Assert.Contains(ModelPath(), error.Message);
+        Assert.Contains("execution_provider cuda is not available", error.Message);
+        Assert.True(error.Message.Contains("BiasBenchOnnxGpu=true") || error.Message.Contains("did not load"), error.Message);
+    }
+
+    private sealed class RecordingLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<string> Messages { get; } = [];
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel level) => true;
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel level, Microsoft.Extensions.Logging.EventId id, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Messages.Add(formatter(state, exception));
+    }
 }

@@ -44,6 +44,11 @@ public sealed class LocalApiServer : IAsyncDisposable
     public ConcurrentQueue<ReceivedRequest> Received { get; } = new();
     public int Count(string route) => Received.Count(r => r.Route == route);
 
+    private int _inFlight;
+
+    /// <summary>The most requests the server was answering at once (counted while a reply's delay runs).</summary>
+    public int MaxInFlight { get; private set; }
+
     /// <summary>Model id the server says it served (the "model" / "modelVersion" field).</summary>
     public string ServedModel { get; set; } = "local-vlm-2025-01-01";
 
@@ -113,7 +118,10 @@ public sealed class LocalApiServer : IAsyncDisposable
         var reply = _scripts.TryGetValue(route, out var q) && q.TryDequeue(out var scripted)
             ? scripted
             : fallback(body.Length == 0 ? [] : JsonNode.Parse(body) as JsonObject ?? []);
-        if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay, _stop.Token);
+        var inFlight = Interlocked.Increment(ref _inFlight);
+        lock (_scripts) MaxInFlight = Math.Max(MaxInFlight, inFlight);
+        try { if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay, _stop.Token); }
+        finally { Interlocked.Decrement(ref _inFlight); }
         var credential = auth ?? goog ?? "";
         ctx.Response.StatusCode = reply.Status;
         ctx.Response.ContentType = reply.ContentType;
