@@ -198,7 +198,7 @@ public sealed class PluginInstaller(string pluginsDirectory)
     {
         "TorchSharp", "libtorch-cpu-linux-x64", "SkiaSharp", "SkiaSharp.NativeAssets.Linux.NoDependencies", "SkiaSharp.NativeAssets.Win32",
         "SkiaSharp.NativeAssets.macOS", "SkiaSharp.NativeAssets.Linux", "HarfBuzzSharp.NativeAssets.Win32", "HarfBuzzSharp.NativeAssets.macOS",
-        "SkiaSharp.HarfBuzz", "HarfBuzzSharp", "HarfBuzzSharp.NativeAssets.Linux", "ScottPlot", "Microsoft.ML.OnnxRuntime",
+        "SkiaSharp.HarfBuzz", "HarfBuzzSharp", "HarfBuzzSharp.NativeAssets.Linux", "ScottPlot", "Microsoft.ML.OnnxRuntime", "Microsoft.ML.OnnxRuntime.Gpu.Linux",
         "Microsoft.ML.OnnxRuntime.Managed", "Microsoft.ML.Tokenizers", "Google.Protobuf", "SharpZipLib", "MathNet.Numerics", "Parquet.Net",
         "K4os.Compression.LZ4", "Snappier", "ZstdSharp.Port", "Microsoft.IO.RecyclableMemoryStream", "CommunityToolkit.HighPerformance",
         "System.Numerics.Tensors", "OpenAI", "System.ClientModel", "System.Memory.Data", "Polly.Core", "Polly.Extensions",

@@ -17,15 +17,19 @@ public static class DiffusionWeights
 
     /// <summary>
     /// The weights file of a diffusers model folder (unet/, vae/): with <paramref name="variant"/> (e.g. "fp16")
-    /// <c>NAME.VARIANT.safetensors</c>, else <c>NAME.safetensors</c>; then the sharded index, then <c>.bin</c>; without a
+    /// <c>NAME.VARIANT.safetensors</c> or the sharded index <c>NAME.safetensors.index.VARIANT.json</c>, else
+    /// <c>NAME.safetensors</c>; then the sharded index, then <c>.bin</c>; without a
     /// variant and without a plain file, the one variant file present. Throws naming the folder and what it holds.
     /// </summary>
     public static string FindWeights(string folder, string? variant = null, string baseName = DiffusersWeightsName)
     {
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"Model folder '{folder}' does not exist.");
         var suffixes = new[] { ".safetensors", ".safetensors.index.json", ".bin", ".bin.index.json" };
+        // diffusers' _add_variant puts the variant before the last suffix: NAME.fp16.safetensors, but the index of a
+        // sharded variant is NAME.safetensors.index.fp16.json.
+        var variantSuffixes = new[] { $".{variant}.safetensors", $".safetensors.index.{variant}.json", $".{variant}.bin", $".bin.index.{variant}.json" };
         var names = variant is { Length: > 0 }
-            ? suffixes.Select(s => $"{baseName}.{variant}{s}").Concat(suffixes.Select(s => baseName + s))
+            ? variantSuffixes.Select(s => baseName + s).Concat(suffixes.Select(s => baseName + s))
             : suffixes.Select(s => baseName + s);
         foreach (var name in names)
         {
@@ -52,7 +56,8 @@ public static class DiffusionWeights
     /// </summary>
     public static LoadReport Load(DiffusionModule model, string path)
     {
-        if (path.EndsWith(".index.json", StringComparison.Ordinal)) return LoadSharded(model, path);
+        // A sharded checkpoint's index: NAME.safetensors.index.json, or NAME.safetensors.index.VARIANT.json for a variant.
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return LoadSharded(model, path);
         if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
         {
             using var file = SafeTensorsFile.Open(path);
