@@ -16,7 +16,7 @@ using static TorchSharp.torch;
 /// has neither autocast nor channels_last, so the layout is NCHW (PyTorch's peer, resnet_pytorch_peer.py, uses
 /// channels_last + autocast, its fastest configuration).
 /// </summary>
-internal static class ResNetBench
+public static class ResNetBench
 {
     public static int Run(string mode, string[] args)
     {

@@ -237,7 +237,7 @@ public sealed class JudgeTrainer(TrainerOptions options, RunEnvironment environm
         var x = ChwImage.Batch(chw).to(device);
         var y = tensor(indices.Select(i => (float)train[i].Label).ToArray(), [indices.Length, 1L]).to(device);
         var logits = model.forward(x);
-        var loss = nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weights: posWeight);
+        var loss = Loss(logits, y, posWeight);
         optimizer.ZeroGrad();
         loss.backward();
         if (clip > 0) GradientClipping.ClipByGlobalNorm(model.parameters(), clip);
@@ -246,6 +246,11 @@ public sealed class JudgeTrainer(TrainerOptions options, RunEnvironment environm
         if (!float.IsFinite(value)) throw new InvalidOperationException($"Training diverged: loss {value} at epoch {epoch + 1} (lower learning_rate).");
         return value;
     }
+
+    /// <summary>The training loss: mean BCE with logits, positives' terms weighted by <paramref name="posWeight"/> (torch's
+    /// BCEWithLogitsLoss(pos_weight)): mean(-(w * y * log(sigmoid(x)) + (1 - y) * log(1 - sigmoid(x)))).</summary>
+    public static Tensor Loss(Tensor logits, Tensor labels, Tensor? posWeight) =>
+        nn.functional.binary_cross_entropy_with_logits(logits, labels, pos_weights: posWeight);
 
     /// <summary>JSON has no NaN: missing metrics (e.g. ROC-AUC of a one-class split) are stored as null.</summary>
     private static JsonNode? J(double v) => double.IsFinite(v) ? JsonValue.Create(v) : null;
