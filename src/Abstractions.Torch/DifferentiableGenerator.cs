@@ -49,6 +49,10 @@ public sealed record DifferentiableSampling
     /// <summary>One prompt per item (a conditional generator is conditioned on it; an unconditional one ignores it).</summary>
     public required IReadOnlyList<string> Prompts { get; init; }
 
+    /// <summary>Per-item negative prompts of a guided generator (the unconditional half of classifier-free guidance);
+    /// null or a null item: "" (as diffusers). Ignored by an unconditional generator.</summary>
+    public IReadOnlyList<string?>? NegativePrompts { get; init; }
+
     /// <summary>Per-item seeds: x_T (and stochastic steps' noise) drawn as the generator's own sampling draws them.</summary>
     public IReadOnlyList<long>? Seeds { get; init; }
 
@@ -106,6 +110,10 @@ public interface IDifferentiableImageGenerator : IImageGenerator
 
     /// <summary>Size of the images it makes.</summary>
     (int Height, int Width) ImageSize { get; }
+
+    /// <summary>What a fine-tuner trains when its configuration does not say: every weight for a small network (ddpm),
+    /// LoRA where memory demands (Stable Diffusion).</summary>
+    TrainableWeightsKind PreferredTrainableWeights => TrainableWeightsKind.Full;
 
     /// <summary>
     /// Makes the network trainable: the generator takes a copy of its weights of its own (other users of the same

@@ -138,24 +138,37 @@ public sealed class StableDiffusionPipeline : IDisposable
         Tensor conditioning, double guidanceScale, Tensor? noise = null, SchedulerState? state = null)
     {
         using var scope = NewDisposeScope();
+        var eps = GuidedModelOutput(Unet, scheduler, schedule, stepIndex, latents, conditioning, guidanceScale);
+        var output = scheduler.Step(schedule, stepIndex, eps, latents.to(eps.dtype), noise, state);
+        output.PrevSample.MoveToOuterDisposeScope();
+        output.PredOriginalSample?.MoveToOuterDisposeScope();
+        output.State?.MoveToOuterDisposeScope();
+        return output;
+    }
+
+    /// <summary>
+    /// The guided network output at step <paramref name="stepIndex"/> with <paramref name="unet"/> (this pipeline's UNet
+    /// or a trained copy of it): the UNet on the scheduler-scaled latents, twice (unconditional, conditional) when guidance
+    /// is on, combined as <c>eps_uncond + g (eps_text - eps_uncond)</c>. What every denoising step calls.
+    /// </summary>
+    public static Tensor GuidedModelOutput(UNet2DConditionModel unet, IDiffusionScheduler scheduler, DiffusionSchedule schedule, int stepIndex,
+        Tensor latents, Tensor conditioning, double guidanceScale)
+    {
+        using var scope = NewDisposeScope();
         var guided = GuidanceOn(guidanceScale);
         var batch = latents.shape[0];
         if (conditioning.shape[0] != (guided ? 2 * batch : batch))
             throw new ArgumentException($"Conditioning has {conditioning.shape[0]} rows for {batch} latents ({(guided ? "guided: negatives then prompts" : "unguided")}).");
         var modelInput = guided ? cat([latents, latents], 0) : latents;
         modelInput = scheduler.ScaleModelInput(schedule, stepIndex, modelInput);
-        var t = schedule.TimestepTensor(stepIndex, Device);
-        var eps = Unet.Forward(modelInput, t, conditioning);
+        var t = schedule.TimestepTensor(stepIndex, unet.Device);
+        var eps = unet.Forward(modelInput, t, conditioning);
         if (guided)
         {
             var halves = eps.chunk(2, 0);
             eps = halves[0] + guidanceScale * (halves[1] - halves[0]);
         }
-        var output = scheduler.Step(schedule, stepIndex, eps, latents.to(eps.dtype), noise, state);
-        output.PrevSample.MoveToOuterDisposeScope();
-        output.PredOriginalSample?.MoveToOuterDisposeScope();
-        output.State?.MoveToOuterDisposeScope();
-        return output;
+        return eps.MoveToOuterDisposeScope();
     }
 
     /// <summary>Runs steps [from, to) from <paramref name="latents"/> (see <see cref="DenoisingLoop.Run"/>).</summary>

@@ -26,9 +26,16 @@ public abstract class RewardAlgorithm(RewardFineTuningOptions options, RewardObj
     /// <paramref name="lossDivisor"/> (gradient accumulation).</summary>
     public abstract AlgorithmPass Pass(long step, int micro, int samplingSteps, double lossDivisor);
 
+    /// <summary>The prompts of the items of pass (step, micro): the options' prompts in turn over the run's images.</summary>
+    public IReadOnlyList<string> Prompts(long step, int micro)
+    {
+        var first = (step * Options.GradientAccumulation + micro) * Options.BatchSize;
+        return Enumerable.Range(0, Options.BatchSize).Select(i => Options.PromptAt(first + i)).ToList();
+    }
+
     protected DifferentiableSampling BaseRequest(long step, int micro) => new()
     {
-        Prompts = Enumerable.Repeat(Objective.Prompt, Options.BatchSize).ToList(),
+        Prompts = Prompts(step, micro),
         Seeds = Seeds(step, micro, Options.BatchSize),
         RecomputeSteps = Options.RecomputeSteps,
         BasePenaltyWeight = Options.BasePenalty,
@@ -50,8 +57,8 @@ public sealed class DraftAlgorithm(DraftOptions options, RewardObjective objecti
     {
         if (options.GradientSteps > samplingSteps)
             throw new ArgumentException($"gradient_steps ({options.GradientSteps}) exceeds the generator's {samplingSteps} sampling steps.");
-        return new AlgorithmPass(BaseRequest(step, micro) with { GradientSteps = options.GradientSteps },
-            images => Divide(Objective.DraftLoss(images), lossDivisor), $"DRaFT-{options.GradientSteps}");
+        var request = BaseRequest(step, micro) with { GradientSteps = options.GradientSteps };
+        return new AlgorithmPass(request, images => Divide(Objective.DraftLoss(images, request.Prompts), lossDivisor), $"DRaFT-{options.GradientSteps}");
     }
 
     internal static Tensor Divide(Tensor loss, double divisor)
@@ -77,7 +84,7 @@ public sealed class DraftLvAlgorithm(DraftLvOptions options, RewardObjective obj
                 return randn(shape, generator: generator);
             },
         };
-        return new AlgorithmPass(request, images => DraftAlgorithm.Divide(Objective.DraftLoss(images), lossDivisor), $"DRaFT-LV (n = {options.Draws})");
+        return new AlgorithmPass(request, images => DraftAlgorithm.Divide(Objective.DraftLoss(images, request.Prompts), lossDivisor), $"DRaFT-LV (n = {options.Draws})");
     }
 }
 
@@ -103,7 +110,8 @@ public sealed class ReflAlgorithm(ReflOptions options, RewardObjective objective
     public override AlgorithmPass Pass(long step, int micro, int samplingSteps, double lossDivisor)
     {
         var stop = StopStep(step, micro, samplingSteps);
-        return new AlgorithmPass(BaseRequest(step, micro) with { StopStep = stop },
-            images => DraftAlgorithm.Divide(Objective.ReflLoss(images, options.Margin, options.LossScale), lossDivisor), $"ReFL (stop step {stop})");
+        var request = BaseRequest(step, micro) with { StopStep = stop };
+        return new AlgorithmPass(request,
+            images => DraftAlgorithm.Divide(Objective.ReflLoss(images, options.Margin, options.LossScale, request.Prompts), lossDivisor), $"ReFL (stop step {stop})");
     }
 }

@@ -12,7 +12,7 @@ namespace BiasBench.Plugins.FineTuning;
 /// </summary>
 public abstract class RewardFineTuningOptions : IValidatableObject
 {
-    /// <summary>The generator to fine-tune; it must be differentiable (the <c>ddpm</c> generator is). It gets an instance of its own.</summary>
+    /// <summary>The generator to fine-tune; it must be differentiable (the <c>ddpm</c> and <c>stable-diffusion</c> generators are). It gets an instance of its own.</summary>
     [Required]
     [ExclusiveInstance]
     public ComponentReference<IDifferentiableImageGenerator>? Generator { get; set; }
@@ -26,6 +26,17 @@ public abstract class RewardFineTuningOptions : IValidatableObject
     /// <summary>The prompt the rewards score every image against (an unconditional generator has none of its own).</summary>
     [Required]
     public string RewardPrompt { get; set; } = "a portrait photo of a face";
+
+    /// <summary>
+    /// Prompts for a conditional generator (stable-diffusion), taken in turn: item i of the run's n-th image is
+    /// conditioned on prompts[n mod count] and every reward scores it against that prompt; the monitor's seed j uses
+    /// prompts[j mod count]. Null: every image is conditioned on and scored against <see cref="RewardPrompt"/>. An
+    /// unconditional generator (ddpm) ignores the conditioning; the rewards still use these prompts.
+    /// </summary>
+    public List<string>? Prompts { get; set; }
+
+    /// <summary>The prompt of the run's <paramref name="index"/>-th image (see <see cref="Prompts"/>).</summary>
+    public string PromptAt(long index) => Prompts is { Count: > 0 } list ? list[(int)(index % list.Count)] : RewardPrompt;
 
     /// <summary>Optimiser updates.</summary>
     [Range(1, 1_000_000)]
@@ -69,9 +80,10 @@ public abstract class RewardFineTuningOptions : IValidatableObject
     [Range(0.0, 0.999999)]
     public double? EmaDecay { get; set; }
 
-    /// <summary>full (every UNet parameter) or lora (adapters on the attention projections, merged when saving).</summary>
-    [RegularExpression("^(full|lora)$", ErrorMessage = "trainable must be full or lora.")]
-    public string Trainable { get; set; } = "full";
+    /// <summary>full (every UNet parameter), lora (adapters on the attention projections, merged when saving), or auto
+    /// (the generator's preference: full for ddpm, lora for stable-diffusion).</summary>
+    [RegularExpression("^(auto|full|lora)$", ErrorMessage = "trainable must be auto, full or lora.")]
+    public string Trainable { get; set; } = "auto";
 
     [Range(1, 1024)]
     public int LoraRank { get; set; } = 8;
@@ -139,6 +151,8 @@ public abstract class RewardFineTuningOptions : IValidatableObject
 
     public virtual IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (Prompts is { } prompts && (prompts.Count == 0 || prompts.Any(string.IsNullOrWhiteSpace)))
+            yield return new ValidationResult("prompts must be a non-empty list of non-empty prompts (or left out: reward_prompt).", [nameof(Prompts)]);
         if (Reward is null && Rewards is not { Count: > 0 })
             yield return new ValidationResult("give a training reward: 'reward' or a non-empty 'rewards' list.", [nameof(Reward)]);
         if (Reward is not null && Rewards is { Count: > 0 })
@@ -149,9 +163,10 @@ public abstract class RewardFineTuningOptions : IValidatableObject
             yield return new ValidationResult($"warmup_steps ({WarmupSteps}) exceeds training_steps ({TrainingSteps}).", [nameof(WarmupSteps)]);
     }
 
-    public TrainingSetup Setup(TorchSharp.torch.ScalarType? computeDType, long initSeed) => new()
+    /// <summary>The generator's training setup; <paramref name="preferred"/> is the generator's choice for trainable: auto.</summary>
+    public TrainingSetup Setup(TorchSharp.torch.ScalarType? computeDType, long initSeed, TrainableWeightsKind preferred = TrainableWeightsKind.Full) => new()
     {
-        Kind = Trainable == "lora" ? TrainableWeightsKind.Lora : TrainableWeightsKind.Full,
+        Kind = Trainable switch { "lora" => TrainableWeightsKind.Lora, "full" => TrainableWeightsKind.Full, _ => preferred },
         LoraRank = LoraRank,
         LoraAlpha = LoraAlpha,
         ComputeDType = computeDType,

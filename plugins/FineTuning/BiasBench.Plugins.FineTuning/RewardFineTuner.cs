@@ -93,7 +93,7 @@ public sealed class RewardFineTuner : IFineTuner
         var modelPath = Path.Combine(workDirectory, ModelFolder);
         var objective = new RewardObjective(_rewards, _options.RewardPrompt);
         var monitor = _options.MonitorEverySteps > 0
-            ? new RewardHackingMonitor(_generator, _rewards, _monitorRewards, _judges, _options.RewardPrompt, _options.MonitorSeedStart,
+            ? new RewardHackingMonitor(_generator, _rewards, _monitorRewards, _judges, _options.PromptAt, _options.MonitorSeedStart,
                 _options.MonitorImages, _options.GridImages, workDirectory)
             : null;
         var log = new CsvLog(Path.Combine(workDirectory, TrainingLogFile), LogColumns());
@@ -120,7 +120,8 @@ public sealed class RewardFineTuner : IFineTuner
         var device = _generator.Device;
         var mode = _options.Precision switch { "float32" => PrecisionMode.Float32, "bfloat16" => PrecisionMode.BFloat16, _ => PrecisionMode.Auto };
         var computeDType = MixedPrecision.ComputeDType(mode, device);
-        var parameters = _generator.PrepareTraining(_options.Setup(computeDType, (long)(Seeding.Derive(seed, 7000) & 0x7FFF_FFFF_FFFF_FFFFUL)));
+        var setup = _options.Setup(computeDType, (long)(Seeding.Derive(seed, 7000) & 0x7FFF_FFFF_FFFF_FFFFUL), _generator.PreferredTrainableWeights);
+        var parameters = _generator.PrepareTraining(setup);
         var total = (long)_options.TrainingSteps;
         using var optimizer = new AdamW(parameters, _options.AdamBeta1, _options.AdamBeta2, _options.AdamEpsilon, _options.WeightDecay, decays: (_, p) => p.dim() > 1);
         using var ema = _options.EmaDecay is { } decay ? new ExponentialMovingAverage(parameters.Select(p => (p.Name, (Tensor)p.Parameter)), decay) : null;
@@ -150,8 +151,9 @@ public sealed class RewardFineTuner : IFineTuner
                               "clip {Clip}, EMA {Ema}, {Trainable}, {Precision} on {Device}, {Steps} sampling steps, rewards {Rewards}, prompt \"{Prompt}\"",
             Name, algorithm.Pass(0, 0, _generator.SamplingSteps, 1).Description, total, _options.BatchSize, _options.GradientAccumulation, _options.LearningRate,
             _options.WarmupSteps, _options.MinLearningRate, _options.GradientClip, _options.EmaDecay?.ToString(CultureInfo.InvariantCulture) ?? "off",
-            _options.Trainable == "lora" ? $"LoRA rank {_options.LoraRank}" : "full UNet", MixedPrecision.Describe(computeDType), device,
-            _generator.SamplingSteps, string.Join(" + ", _rewards.Select(r => $"{r.Weight} x {r.Name}")), _options.RewardPrompt);
+            setup.Kind == TrainableWeightsKind.Lora ? $"LoRA rank {_options.LoraRank}" : "full UNet", MixedPrecision.Describe(computeDType), device,
+            _generator.SamplingSteps, string.Join(" + ", _rewards.Select(r => $"{r.Weight} x {r.Name}")),
+            _options.Prompts is { Count: > 0 } prompts ? string.Join("\" | \"", prompts) : _options.RewardPrompt);
 
         void Monitor(long step)
         {

@@ -23,12 +23,12 @@ public sealed class RewardHackingMonitor
     private readonly IReadOnlyList<(string Name, IDifferentiableRewardModel Model, double Weight)> _rewards;
     private readonly IReadOnlyList<(string Name, IRewardModel Model)> _monitorRewards;
     private readonly IReadOnlyList<MonitorJudge> _judges;
-    private readonly string _prompt;
+    private readonly Func<long, string> _prompt;
     private readonly long[] _seeds;
     private readonly int _gridImages;
 
     public RewardHackingMonitor(IDifferentiableImageGenerator generator, IReadOnlyList<(string Name, IDifferentiableRewardModel Model, double Weight)> rewards,
-        IReadOnlyList<(string Name, IRewardModel Model)> monitorRewards, IReadOnlyList<MonitorJudge> judges, string prompt,
+        IReadOnlyList<(string Name, IRewardModel Model)> monitorRewards, IReadOnlyList<MonitorJudge> judges, Func<long, string> prompt,
         long seedStart, int images, int gridImages, string directory)
     {
         _generator = generator;
@@ -66,21 +66,27 @@ public sealed class RewardHackingMonitor
         if (Log.Contains(step)) return;
         var clock = Stopwatch.StartNew();
         var images = new List<ImageRef>();
+        var prompts = new Dictionary<string, string>(StringComparer.Ordinal);
         var failed = 0;
         var batch = Math.Max(1, _generator.PreferredBatchSize);
         for (var start = 0; start < _seeds.Length; start += batch)
         {
             ct.ThrowIfCancellationRequested();
-            var requests = _seeds.Skip(start).Take(batch).Select(s => new GenerationRequest(_prompt, s)).ToList();
+            var requests = _seeds.Skip(start).Take(batch).Select((s, i) => new GenerationRequest(_prompt(start + i), s)).ToList();
             var results = await _generator.GenerateAsync(requests, ct).ConfigureAwait(false);
             for (var i = 0; i < results.Count; i++)
             {
-                if (results[i].Value is { } image) images.Add(ImageRef.FromBytes($"monitor-{step}-{requests[i].Seed}", image.EncodedPng));
+                if (results[i].Value is { } image)
+                {
+                    var reference = ImageRef.FromBytes($"monitor-{step}-{requests[i].Seed}", image.EncodedPng);
+                    images.Add(reference);
+                    prompts[reference.Id] = requests[i].Prompt;
+                }
                 else failed++;
             }
         }
         var row = new List<double> { step };
-        var requestsForRewards = images.Select(i => new RewardRequest(i, _prompt)).ToList();
+        var requestsForRewards = images.Select(i => new RewardRequest(i, prompts[i.Id])).ToList();
         double total = 0;
         var rewardMeans = new List<double>();
         foreach (var (_, model, weight) in _rewards)

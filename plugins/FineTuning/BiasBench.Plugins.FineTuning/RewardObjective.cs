@@ -21,11 +21,13 @@ public sealed class RewardObjective(IReadOnlyList<(string Name, IDifferentiableR
     public IReadOnlyDictionary<string, double[]> LastByReward => _lastByReward;
     private readonly Dictionary<string, double[]> _lastByReward = new(StringComparer.Ordinal);
 
-    /// <summary>The weighted reward [N] (float32, on the images' device), connected to the images' graph.</summary>
-    public Tensor Reward(Tensor images)
+    /// <summary>The weighted reward [N] (float32, on the images' device), connected to the images' graph; each image is
+    /// scored against its prompt in <paramref name="prompts"/> (null: <see cref="Prompt"/>).</summary>
+    public Tensor Reward(Tensor images, IReadOnlyList<string>? prompts = null)
     {
         using var scope = NewDisposeScope();
-        var prompts = Enumerable.Repeat(Prompt, (int)images.shape[0]).ToList();
+        if (prompts is not null && prompts.Count != images.shape[0]) throw new ArgumentException($"{prompts.Count} prompts for {images.shape[0]} images.");
+        prompts ??= Enumerable.Repeat(Prompt, (int)images.shape[0]).ToList();
         Tensor? total = null;
         foreach (var (name, model, weight) in Rewards)
         {
@@ -39,17 +41,17 @@ public sealed class RewardObjective(IReadOnlyList<(string Name, IDifferentiableR
     }
 
     /// <summary>DRaFT: loss = -mean(reward).</summary>
-    public Tensor DraftLoss(Tensor images)
+    public Tensor DraftLoss(Tensor images, IReadOnlyList<string>? prompts = null)
     {
         using var scope = NewDisposeScope();
-        return Reward(images).mean().neg().MoveToOuterDisposeScope();
+        return Reward(images, prompts).mean().neg().MoveToOuterDisposeScope();
     }
 
     /// <summary>ReFL: loss = mean(relu(margin - reward)) x scale.</summary>
-    public Tensor ReflLoss(Tensor images, double margin, double scale)
+    public Tensor ReflLoss(Tensor images, double margin, double scale, IReadOnlyList<string>? prompts = null)
     {
         using var scope = NewDisposeScope();
-        return (nn.functional.relu(margin - Reward(images)).mean() * scale).MoveToOuterDisposeScope();
+        return (nn.functional.relu(margin - Reward(images, prompts)).mean() * scale).MoveToOuterDisposeScope();
     }
 
     private static double[] Values(Tensor t)

@@ -192,12 +192,19 @@ public sealed class DdpmGenerator : DiffusionGeneratorBase, IDifferentiableImage
     }
 }
 
-/// <summary>The <c>stable-diffusion</c> generator: SD 1.x text-to-image with classifier-free guidance.</summary>
-public sealed class StableDiffusionGenerator : DiffusionGeneratorBase
+/// <summary>
+/// The <c>stable-diffusion</c> generator: SD 1.x text-to-image with classifier-free guidance. Differentiable
+/// (<see cref="IDifferentiableImageGenerator"/>): after <see cref="PrepareTraining"/> it owns a float32 copy of the UNet
+/// (LoRA on the attention projections by default; the text encoder and VAE stay the shared pipeline's, frozen) and
+/// samples with that copy.
+/// </summary>
+public sealed class StableDiffusionGenerator : DiffusionGeneratorBase, IDifferentiableImageGenerator
 {
     public const string GeneratorName = "stable-diffusion";
     private readonly SharedPipelines.Lease<StableDiffusionPipeline> _lease;
     private readonly string _schedulerClass;
+    private readonly string? _variant;
+    private StableDiffusionTraining? _training;
 
     public StableDiffusionGenerator(StableDiffusionOptions options, string runDevice, ILogger logger)
         : this(options, options.ResolvePlacement(runDevice), logger) { }
@@ -205,18 +212,76 @@ public sealed class StableDiffusionGenerator : DiffusionGeneratorBase
     private StableDiffusionGenerator(StableDiffusionOptions options, (string Device, ScalarType DType) placement, ILogger logger)
         : base(GeneratorName, GeneratorsPlugin.Version, "Stable Diffusion 1.x (diffusers folder) with classifier-free guidance and negative prompts", options, placement.DType, logger)
     {
-        var load = new PipelineLoadOptions(options.Model, placement.Device, placement.DType, string.IsNullOrWhiteSpace(options.Variant) ? null : options.Variant);
+        _variant = string.IsNullOrWhiteSpace(options.Variant) ? null : options.Variant;
+        var load = new PipelineLoadOptions(options.Model, placement.Device, placement.DType, _variant);
         var tokenizer = string.IsNullOrWhiteSpace(options.TokenizerBpePath) ? null : options.TokenizerBpePath;
         _lease = SharedPipelines.Acquire(load.Key + "|" + tokenizer, () =>
         {
             logger.LogInformation("Loading Stable Diffusion from {Folder} ({DType} on {Device})", load.Folder, placement.DType, placement.Device);
             return StableDiffusionPipeline.Load(load, tokenizer);
         });
-        _schedulerClass = _lease.Pipeline.CreateScheduler(Sampling).ClassName;
+        var scheduler = _lease.Pipeline.CreateScheduler(Sampling);
+        _schedulerClass = scheduler.ClassName;
+        SamplingSteps = scheduler.Schedule(Sampling.Steps).Count;
         _lease.Pipeline.LatentShape(Sampling); // size checks before any work
     }
 
-    protected override string WeightsChecksum => _lease.Pipeline.WeightsChecksum;
+    /// <summary>The base weights' SHA-256; once training has started, suffixed with "+trained".</summary>
+    protected override string WeightsChecksum => _training is null ? _lease.Pipeline.WeightsChecksum : _lease.Pipeline.WeightsChecksum + "+trained";
+
+    public Device Device => _training?.Device ?? _lease.Pipeline.Device;
+
+    public int SamplingSteps { get; }
+
+    public (int Height, int Width) ImageSize
+    {
+        get
+        {
+            var pipeline = _lease.Pipeline;
+            var shape = pipeline.LatentShape(Sampling);
+            return ((int)shape[1] * pipeline.VaeScaleFactor, (int)shape[2] * pipeline.VaeScaleFactor);
+        }
+    }
+
+    /// <summary>LoRA: a full SD UNet with AdamW states and float32 masters does not fit where LoRA does.</summary>
+    public TrainableWeightsKind PreferredTrainableWeights => TrainableWeightsKind.Lora;
+
+    private StableDiffusionTraining Training => _training ?? throw new InvalidOperationException("Call PrepareTraining first.");
+
+    /// <summary>Trains LoRA on the UNet's attention projections (self- and cross-attention) when <paramref name="setup"/>
+    /// says so, else every UNet weight; the text encoder and the VAE stay frozen.</summary>
+    public IReadOnlyList<(string Name, Parameter Parameter)> PrepareTraining(TrainingSetup setup)
+    {
+        if (_training is not null) throw new InvalidOperationException("This generator is already prepared for training.");
+        var pipeline = _lease.Pipeline;
+        // The masters are read from the weights file in float32 (not cast from a reduced-precision pipeline).
+        var master = DiffusionModels.LoadUNet2DCondition(Path.Combine(pipeline.Folder, "unet"), _variant);
+        try
+        {
+            master.To(pipeline.Device, ScalarType.Float32);
+            _training = new StableDiffusionTraining(pipeline, master, Sampling, setup);
+        }
+        catch
+        {
+            master.Dispose();
+            throw;
+        }
+        Logger.LogInformation("{Generator}: training {Kind} ({Count:N0} parameters), compute {DType} on {Device}; text encoder and VAE frozen", Name,
+            setup.Kind == TrainableWeightsKind.Lora ? $"LoRA rank {setup.LoraRank} on the UNet's attention projections" : "every UNet parameter",
+            _training.TrainableParameters.Sum(p => p.Parameter.numel()), setup.ComputeDType is { } d ? ImageTensors.DTypeName(d) : "float32", pipeline.Device);
+        return _training.TrainableParameters;
+    }
+
+    public DifferentiableSampleResult Backward(DifferentiableSampling request, Func<Tensor, Tensor> objective) => Training.Backward(request, objective);
+
+    public double DenoisingBackward(Tensor images, IReadOnlyList<string> prompts, Generator generator, double weight) =>
+        Training.DenoisingBackward(images, prompts, generator, weight);
+
+    public IReadOnlyDictionary<string, Tensor> SwapTrainableValues(IReadOnlyDictionary<string, Tensor> values) => Training.SwapTrainableValues(values);
+
+    /// <summary>A Stable Diffusion folder (trained UNet, the base model's other components copied) that this generator
+    /// loads with <c>model: FOLDER</c>.</summary>
+    public string SaveTrained(string directory, IReadOnlyDictionary<string, string>? metadata = null) => Training.SaveDiffusers(directory, metadata);
 
     protected override Dictionary<string, string> Settings(string schedulerClass, GenerationRequest request)
     {
@@ -230,14 +295,22 @@ public sealed class StableDiffusionGenerator : DiffusionGeneratorBase
         {
             cancellationToken.ThrowIfCancellationRequested();
             var pipeline = _lease.Pipeline;
-            var (_, truncated) = pipeline.Tokenize(batch.Select(r => r.Prompt).ToList());
-            using var images = pipeline.Generate(batch.Select(r => r.Prompt).ToList(), batch.Select(r => r.NegativePrompt).ToList(),
-                batch.Select(r => r.Seed).ToList(), Sampling);
+            var prompts = batch.Select(r => r.Prompt).ToList();
+            var negatives = batch.Select(r => r.NegativePrompt).ToList();
+            var seeds = batch.Select(r => r.Seed).ToList();
+            var (ids, truncated) = pipeline.Tokenize(prompts);
+            ids.Dispose();
+            using var images = _training is { } training ? training.Generate(prompts, negatives, seeds) : pipeline.Generate(prompts, negatives, seeds, Sampling);
             var results = Encode(images, batch, _schedulerClass);
             return (IReadOnlyList<ItemResult<GeneratedImage>>)results.Select((r, i) => truncated[i]
                 ? ItemResult<GeneratedImage>.Success(r.Value!, $"prompt truncated to {StableDiffusionPipeline.ContextLength} tokens (as diffusers)")
                 : r).ToList();
         }, cancellationToken);
 
-    public override void Dispose() => _lease.Dispose();
+    public override void Dispose()
+    {
+        _training?.Dispose();
+        _training = null;
+        _lease.Dispose();
+    }
 }

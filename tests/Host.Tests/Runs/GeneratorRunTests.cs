@@ -9,6 +9,9 @@ namespace BiasBench.Host.Tests.Runs;
 /// Both built-in diffusion generators end to end from YAML with the tiny fixture models: generate (sweeps, negative
 /// prompt, seeds), PNG text chunks, the run table, the cache, then scoring and the prompt-condition analysis.
 /// </summary>
+// SharedPipelines.LoadCount is process-wide: run alone, so that other test classes loading pipelines in parallel (the
+// config smoke and fine-tune runs) do not count towards this class's "one load" assertion.
+[Collection(nameof(GeneratorRunTests))]
 public class GeneratorRunTests
 {
     [Fact]
@@ -152,3 +155,6 @@ public class GeneratorRunTests
         Assert.False(Directory.Exists(Path.Combine(dir, "runs")) && Directory.EnumerateDirectories(Path.Combine(dir, "runs")).Any());
     }
 }
+
+[CollectionDefinition(nameof(GeneratorRunTests), DisableParallelization = true)]
+public sealed class GeneratorRunTestsCollection;
