@@ -16,7 +16,7 @@ public class PluginCatalogTests
         var plugin = Assert.Single(app.Catalog.Plugins, p => p.Name == "BiasBench.Samples.EntropyReward");
         Assert.True(plugin.Loaded, plugin.Error);
         Assert.False(plugin.BuiltIn);
-        Assert.Equal("1.3.0", plugin.Version);
+        Assert.Equal("1.2.0", plugin.Version);
         // The plugin folder must not carry its own copy of the contracts into the host: the host's is used.
         var component = app.Catalog.Find(BiasBench.Abstractions.ComponentKind.RewardModel, "byte-entropy")!;
         Assert.Same(typeof(BiasBench.Abstractions.IRewardModel).Assembly, component.Descriptor.OptionsType.Assembly.GetReferencedAssemblies()

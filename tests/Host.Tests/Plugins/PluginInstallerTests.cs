@@ -28,7 +28,7 @@ public class PluginInstallerTests
         var installed = installer.Install(sampleFolder);
 
         var record = installed.Record;
-        Assert.Equal((Sample, "1.3.0", "folder", sampleFolder), (record.Name, record.Version, record.SourceKind, record.Source));
+        Assert.Equal((Sample, "1.2.0", "folder", sampleFolder), (record.Name, record.Version, record.SourceKind, record.Source));
         Assert.Equal(ContractVersion, record.ContractsVersion);
         Assert.Equal(Sha256(Path.Combine(sampleFolder, Sample + ".dll")), record.Sha256);
         Assert.Equal("byte-entropy", Assert.Single(installed.Components).Name);
@@ -67,7 +67,7 @@ public class PluginInstallerTests
     public void A_plain_class_library_package_installs_from_lib()
     {
         var dir = TestApp.TempDir();
-        var package = MakePackage(Path.Combine(dir, "p.nupkg"), Sample, "1.3.0", "lib/net10.0/",
+        var package = MakePackage(Path.Combine(dir, "p.nupkg"), Sample, "1.2.0", "lib/net10.0/",
             SampleFiles().Where(f => f.EndsWith(".dll", StringComparison.Ordinal)));
         var installed = new PluginInstaller(Path.Combine(dir, "plugins")).Install(package);
         Assert.Equal("byte-entropy", Assert.Single(installed.Components).Name);
@@ -82,7 +82,7 @@ public class PluginInstallerTests
         installer.Install(sampleFolder);
 
         var clash = Assert.Throws<PluginInstallException>(() => installer.Install(sampleFolder));
-        Assert.Equal($"{Sample} was not installed: a plugin of that name is already in {Path.Combine(dir, "plugins", Sample)} (1.3.0, installed from " +
+        Assert.Equal($"{Sample} was not installed: a plugin of that name is already in {Path.Combine(dir, "plugins", Sample)} (1.2.0, installed from " +
                      $"{sampleFolder}). Remove it first (biasbench plugins remove {Sample}) or install with --force to replace it.", clash.Message);
 
         var package = MakePackage(Path.Combine(dir, "p.nupkg"), "Lab.Entropy", "3.0.0", "plugin/", SampleFiles());
@@ -101,7 +101,7 @@ public class PluginInstallerTests
         File.Copy(Path.Combine(SampleBuildOutput, Sample + ".dll"), Path.Combine(other, "Lab.Other.dll"));
 
         var error = Assert.Throws<PluginInstallException>(() => new PluginInstaller(plugins).Install(CopySample(Path.Combine(dir, "build"))));
-        Assert.StartsWith($"{Sample} 1.3.0 was not installed: ", error.Message);
+        Assert.StartsWith($"{Sample} 1.2.0 was not installed: ", error.Message);
         Assert.Contains("'byte-entropy' is already registered by plugin", error.Message);
         Assert.Equal(new[] { "Lab.Other" }, Directory.GetDirectories(plugins).Select(d => Path.GetFileName(d)).ToArray());
     }
@@ -123,7 +123,7 @@ public class PluginInstallerTests
         var host = PluginCatalog.HostContractVersion;
 
         var error = Assert.Throws<PluginInstallException>(() => new PluginInstaller(Path.Combine(dir, "plugins")).Install(copy));
-        Assert.Equal($"{Sample} 1.3.0 was not installed: built against BiasBench.Abstractions 2.0.0, but this host provides {host.ToString(3)}; " +
+        Assert.Equal($"{Sample} 1.2.0 was not installed: built against BiasBench.Abstractions 2.0.0, but this host provides {host.ToString(3)}; " +
                      $"rebuild the plugin against {host.Major}.x (<= {host.ToString(2)}).", error.Message);
         Assert.Empty(Directory.GetDirectories(Path.Combine(dir, "plugins")));
     }
@@ -141,14 +141,14 @@ public class PluginInstallerTests
 
         var installer = new PluginInstaller(Path.Combine(dir, "plugins"));
         var error = Assert.Throws<PluginInstallException>(() => installer.Install(copy));
-        Assert.StartsWith($"{Sample} 1.3.0 was not installed: it ships its own copies of assemblies the host owns and shares with every plugin " +
+        Assert.StartsWith($"{Sample} 1.2.0 was not installed: it ships its own copies of assemblies the host owns and shares with every plugin " +
                           "(Microsoft.Extensions.Logging.Abstractions.dll, TorchSharp.dll, runtimes/linux-x64/native/libtorch_cpu.so). ", error.Message);
         Assert.DoesNotContain("Newtonsoft", error.Message); // a private dependency of the plugin's own is fine
         Assert.Empty(Directory.GetDirectories(Path.Combine(dir, "plugins")));
 
         // 'dotnet build -o DIR' of a plugin that references the contracts' project also builds them into DIR.
         var fromBuild = Assert.Throws<PluginInstallException>(() => installer.Install(SampleBuildOutput));
-        Assert.StartsWith($"{Sample} 1.3.0 was not installed: it ships its own copies of assemblies the host owns and shares with every plugin (", fromBuild.Message);
+        Assert.StartsWith($"{Sample} 1.2.0 was not installed: it ships its own copies of assemblies the host owns and shares with every plugin (", fromBuild.Message);
         Assert.Contains("BiasBench.Abstractions.dll", fromBuild.Message);
     }
 

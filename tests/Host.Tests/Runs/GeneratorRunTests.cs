@@ -34,6 +34,8 @@ public class GeneratorRunTests
             """);
         await using var app = await TestApp.StartAsync(Path.Combine(dir, "runs"));
         var config = ExperimentConfigLoader.Load(yaml);
+        // An earlier test's cached (unused) pipeline of the same model would serve this run without a load.
+        SharedPipelines.Clear();
         var loadsBefore = SharedPipelines.LoadCount;
         var (store, outputs) = await app.RunAsync(config, app.Plan(config), false, CancellationToken.None);
         Assert.Equal(1, SharedPipelines.LoadCount - loadsBefore); // two sweep instances, one loaded model
