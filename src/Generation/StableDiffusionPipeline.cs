@@ -263,8 +263,9 @@ public sealed class StableDiffusionPipeline : IDisposable
     private static string FindTextEncoderWeights(string folder, string? variant)
     {
         var candidates = new List<string>();
-        if (variant is { Length: > 0 }) candidates.AddRange([$"model.{variant}.safetensors", $"pytorch_model.{variant}.bin"]);
-        candidates.AddRange(["model.safetensors", "pytorch_model.bin"]);
+        // transformers' names; a sharded variant's index is model.safetensors.index.VARIANT.json (like diffusers').
+        if (variant is { Length: > 0 }) candidates.AddRange([$"model.{variant}.safetensors", $"model.safetensors.index.{variant}.json", $"pytorch_model.{variant}.bin"]);
+        candidates.AddRange(["model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"]);
         foreach (var name in candidates)
             if (File.Exists(Path.Combine(folder, name))) return Path.Combine(folder, name);
         if (variant is not { Length: > 0 })
@@ -272,6 +273,6 @@ public sealed class StableDiffusionPipeline : IDisposable
             var variants = Directory.GetFiles(folder, "model.*.safetensors").Order(StringComparer.Ordinal).ToList();
             if (variants.Count == 1) return variants[0];
         }
-        throw new FileNotFoundException($"'{folder}' has no text encoder weights (model[.{variant ?? "variant"}].safetensors or pytorch_model.bin).");
+        throw new FileNotFoundException($"'{folder}' has no text encoder weights (model[.{variant ?? "variant"}].safetensors, model.safetensors.index.json or pytorch_model.bin).");
     }
 }

@@ -29,6 +29,53 @@ public sealed class StableDiffusionPipelineTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_sharded_text_encoder_loads_through_its_index_and_encodes_like_diffusers()
+    {
+        var folder = GenerationFixture.Folder(GenerationFixture.StableDiffusion);
+        var copy = Directory.CreateTempSubdirectory("biasbench-sd-sharded-").FullName;
+        try
+        {
+            // The fixture pipeline with its text encoder split into two shards + model.safetensors.index.json (transformers' layout).
+            foreach (var entry in Directory.EnumerateFileSystemEntries(folder).Where(e => Path.GetFileName(e) != "text_encoder"))
+                if (Directory.Exists(entry)) Directory.CreateSymbolicLink(Path.Combine(copy, Path.GetFileName(entry)), entry);
+                else File.CreateSymbolicLink(Path.Combine(copy, Path.GetFileName(entry)), entry);
+            var text = Directory.CreateDirectory(Path.Combine(copy, "text_encoder")).FullName;
+            File.Copy(Path.Combine(folder, "text_encoder", "config.json"), Path.Combine(text, "config.json"));
+            var weightMap = new System.Text.Json.Nodes.JsonObject();
+            using (var original = BiasBench.Torch.Weights.SafeTensorsFile.Open(Path.Combine(folder, "text_encoder", "model.safetensors")))
+            {
+                var names = original.Entries.Keys.Order(StringComparer.Ordinal).ToList();
+                Assert.True(names.Count >= 2);
+                var halves = new[] { names.Take(names.Count / 2).ToList(), names.Skip(names.Count / 2).ToList() };
+                for (var i = 0; i < 2; i++)
+                {
+                    var shard = $"model-0000{i + 1}-of-00002.safetensors";
+                    var tensors = halves[i].ToDictionary(n => n, n => original.Load(n));
+                    BiasBench.Torch.Weights.SafeTensorsFile.Save(Path.Combine(text, shard), tensors);
+                    foreach (var (n, t) in tensors) { weightMap[n] = shard; t.Dispose(); }
+                }
+            }
+            File.WriteAllText(Path.Combine(text, "model.safetensors.index.json"),
+                new System.Text.Json.Nodes.JsonObject { ["metadata"] = new System.Text.Json.Nodes.JsonObject(), ["weight_map"] = weightMap }.ToJsonString());
+
+            using var pipeline = Load(copy);
+            using var json = GenerationFixture.CasesJson(folder);
+            var prompts = json.RootElement.GetProperty("prompts").EnumerateArray().Select(e => e.GetString()!).ToList();
+            var cases = GenerationFixture.Cases(folder);
+            try
+            {
+                using var noGrad = no_grad();
+                using var embeddings = pipeline.EncodePrompts(prompts);
+                var diff = GenerationFixture.MaxAbsDiff(embeddings, cases["text_embeddings"]);
+                output.WriteLine($"sharded text encoder: text embeddings {diff:E2} from diffusers'");
+                Assert.True(diff <= GenerationFixture.Tolerance, $"text embeddings differ by {diff:E3}");
+            }
+            finally { cases.DisposeAll(); }
+        }
+        finally { Directory.Delete(copy, recursive: true); }
+    }
+
+    [Fact]
     public void GuidedDdimRunMatchesDiffusers()
     {
         var folder = GenerationFixture.Folder(GenerationFixture.StableDiffusion);

@@ -36,9 +36,11 @@ public sealed class ClipTextEncoder : nn.Module
         var model = new ClipTextEncoder(config);
         try
         {
-            if (weightsPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            var sharded = ShardedCheckpointIndex.IsIndex(weightsPath);
+            if (sharded || weightsPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
             {
-                using var file = new SafeTensorsClipWeightSource([weightsPath]);
+                // A sharded checkpoint's index (model.safetensors.index.json) lists the shards; they load as one source.
+                using var file = new SafeTensorsClipWeightSource(sharded ? ShardedCheckpointIndex.ShardFiles(weightsPath) : [weightsPath]);
                 model.LoadReport = ClipWeightLoader.Load(model, ClipLayout.HuggingFace, ClipWeightMap.HuggingFaceTextModel(config), new PrefixedSource(file));
             }
             else

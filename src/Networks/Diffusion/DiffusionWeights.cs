@@ -77,26 +77,14 @@ public static class DiffusionWeights
 
     private static LoadReport LoadSharded(DiffusionModule model, string indexPath)
     {
-        var folder = Path.GetDirectoryName(Path.GetFullPath(indexPath))!;
-        List<string> shards;
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(indexPath));
-            if (!doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
-                throw new InvalidDataException($"{indexPath}: no \"weight_map\" object.");
-            shards = map.EnumerateObject().Select(p => p.Value.GetString() ?? throw new InvalidDataException($"{indexPath}: weight_map['{p.Name}'] is not a file name."))
-                .Distinct(StringComparer.Ordinal).ToList();
-        }
-        catch (JsonException e) { throw new InvalidDataException($"{indexPath}: invalid JSON at line {e.LineNumber + 1}: {e.Message}", e); }
-        if (shards.Any(s => !s.EndsWith(".safetensors", StringComparison.Ordinal)))
-            throw new NotSupportedException($"{indexPath}: only sharded .safetensors checkpoints are supported.");
+        var shards = ShardedCheckpointIndex.ShardFiles(indexPath);
         var files = new List<SafeTensorsFile>();
         try
         {
             var names = new Dictionary<string, (SafeTensorsFile, long[])>(StringComparer.Ordinal);
             foreach (var shard in shards)
             {
-                var file = SafeTensorsFile.Open(Path.Combine(folder, shard));
+                var file = SafeTensorsFile.Open(shard);
                 files.Add(file);
                 foreach (var (name, entry) in file.Entries)
                     if (!names.TryAdd(name, (file, entry.Shape)))
