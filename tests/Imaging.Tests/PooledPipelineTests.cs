@@ -109,11 +109,15 @@ public sealed class PooledPipelineTests(ITestOutputHelper output)
             var (diff, _) = TestImages.MaxAbsDiff(reduced, expected);
             var mean = reduced.Zip(expected, (a, b) => Math.Abs((double)a - b)).Average();
             output.WriteLine($"{name}: full decode {full.Width}x{full.Height} max |diff| {fullDiff:E2}; DCT-scaled {scaled.Width}x{scaled.Height} max |diff| {diff:E3}, mean {mean:E3}");
+            // 2e-2 (normalised, ~1.5 levels): SkiaSharp's libjpeg-turbo and PIL's libjpeg round the IDCT and chroma
+            // upsampling differently; the project's bound for JPEG inputs (PNG inputs are held to 1e-4).
             Assert.True(fullDiff <= 2e-2, $"{name}: the full decode is {fullDiff} from PIL");
             if (Math.Min(full.Width, full.Height) >= 2 * size)
             {
                 checkedLarge++;
                 Assert.True(scaled.Width < full.Width, $"{name}: not decoded at a smaller scale");
+                // Not a parity check: a DCT-scaled decode is a different, smaller image (off by default). The bound pins the
+                // deviation measured on the fixtures and stated in the README (1024 px JPEG: max 0.195, mean 0.011).
                 Assert.True(diff <= 0.25 && mean <= 0.015, $"{name}: DCT-scaled max |diff| {diff}, mean {mean}");
             }
         }
