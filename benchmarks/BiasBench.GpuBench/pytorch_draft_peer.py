@@ -9,9 +9,13 @@
 #   from $REF_DIR/ref/src (src/diffusers and src/open_clip of those public repositories, exported by hand).
 # Reference given with the issue (H100, bf16 autocast, AdamW): 1.58 s per update, 14.9 GiB peak. Not run here: this
 # machine has no GPU and no torch, so neither figure has been reproduced.
-import argparse, json, os, subprocess, sys, time
+import argparse, json, os, subprocess, sys, time, types
 import torch, torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.environ.get("REF_DIR", os.path.dirname(os.path.abspath(__file__))), "ref", "src"))
+try:
+    import ftfy  # noqa: F401  open_clip's tokenizer imports it at import time; no text is tokenised here
+except ImportError:
+    sys.modules["ftfy"] = types.SimpleNamespace(fix_text=lambda s, *a, **k: s)
 from diffusers import UNet2DModel, DDIMScheduler
 import open_clip
 

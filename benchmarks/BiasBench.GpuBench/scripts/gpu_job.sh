@@ -12,9 +12,10 @@
 # Estimate, from the README's H100 targets (never measured by this repository): ddpm ~61.5 ms per UNet call x (12 timed
 # + 50 loop) calls ~4 s per program, sd a few seconds of UNet/VAE work, resnet well under 1 s of steps, draft ~1.6 s x 6
 # updates; each program's time is dominated by start-up and random initialisation of up to ~1B parameters (tens of
-# seconds), so the four extra parts add roughly 3-5 minutes: not in the default set. `all` can approach a device call's
+# seconds), so the four extra parts add roughly 3-5 minutes: not in the default set. `all` can exceed a device call's
 # 600 s, hence BUDGET (default 570 s): a program gets at most what is left of it, parts that no longer fit are skipped
-# (said in the output), and summary.md is written anyway.
+# (said in the output), and summary.md is written anyway; `all` runs profile (Nsight Compute, diagnostic, up to 420 s)
+# last, so it is what gets cut short.
 # A failing program does not stop the others (each has its own timeout, LIMIT, default 300 s); what finished is in $OUT.
 # Smoke test of the C# side on a CPU machine (no peers, tiny models):
 #   RUN="dotnet benchmarks/BiasBench.GpuBench/bin/Release/net10.0/BiasBench.GpuBench.dll" DEVICE=cpu TINY=1 NO_PEERS=1 \
@@ -30,6 +31,8 @@ parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(image pairs imagereward e2e profile)
 [[ " ${parts[*]} " != *" all "* ]] || parts=(image pairs imagereward e2e ddpm sd resnet draft profile)
 export REF_DIR=${REF_DIR:-$root/.gpu}
+# Reference sources packed by pack.sh (REF_SRC=...): diffusers and open_clip for the peers.
+[ ! -f "$REF_DIR/ref-src.tar.xz" ] || { mkdir -p "$REF_DIR/ref/src" && tar -C "$REF_DIR/ref/src" -xJf "$REF_DIR/ref-src.tar.xz"; }
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 run=${RUN:-bash .gpu/run.sh BiasBench.GpuBench}
 device=${DEVICE:-cuda}
