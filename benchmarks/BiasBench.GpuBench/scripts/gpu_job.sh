@@ -31,8 +31,12 @@ parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(image pairs imagereward e2e profile)
 [[ " ${parts[*]} " != *" all "* ]] || parts=(image pairs imagereward e2e ddpm sd resnet draft profile)
 export REF_DIR=${REF_DIR:-$root/.gpu}
-# Reference sources packed by pack.sh (REF_SRC=...): diffusers and open_clip for the peers.
-[ ! -f "$REF_DIR/ref-src.tar.xz" ] || { mkdir -p "$REF_DIR/ref/src" && tar -C "$REF_DIR/ref/src" -xJf "$REF_DIR/ref-src.tar.xz"; }
+# Reference sources packed by pack.sh (REF_SRC=...): diffusers and open_clip for the peers, unpacked outside .gpu (31 MB
+# that must not travel back with it) and put on PYTHONPATH; sources exported by hand into .gpu/ref/src come first.
+if [ -z "${NO_PEERS:-}" ] && [ -f "$REF_DIR/ref-src.tar.xz" ]; then
+  ref_src=${TMPDIR:-/tmp}/biasbench-ref-src
+  mkdir -p "$ref_src" && tar -C "$ref_src" -xJf "$REF_DIR/ref-src.tar.xz" && export PYTHONPATH="$ref_src${PYTHONPATH:+:$PYTHONPATH}"
+fi
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 run=${RUN:-bash .gpu/run.sh BiasBench.GpuBench}
 device=${DEVICE:-cuda}

@@ -12,7 +12,7 @@
 # imagereward peer; without it the peer uses timm's ViT-L/16 + transformers' BERT with cross-attention).
 # REF_SRC=FOLDER (optional) holding the Python packages diffusers/ (peers of ddpm, sd, draft) and open_clip/ (pairs,
 # draft), e.g. the src/ folders of huggingface/diffusers and mlfoundations/open_clip exported there: packed as
-# .gpu/ref-src.tar.xz (~3 MB for both), which gpu_job.sh unpacks into .gpu/ref/src on the GPU machine.
+# .gpu/ref-src.tar.xz (~3 MB for both), which gpu_job.sh unpacks on the GPU machine (outside .gpu, on PYTHONPATH).
 set -euo pipefail
 root=$(git rev-parse --show-toplevel)
 cd "$root"
