@@ -4,11 +4,18 @@
 # to 224 (bicubic, antialias) and CLIP-normalised, reward = cosine with a fixed text embedding, loss = -mean(reward),
 # backward, clip_grad_norm_(1.0), AdamW; everything under bf16 autocast. Run it in the same device call as the C# bench
 # so both see the same GPU:
-#   python3 pytorch_draft_peer.py [--batch 4] [--steps 50] [--iterations 5]   (prints JSON; writes $OUT/draft_peer.json)
+#   REF_DIR=.gpu python3 pytorch_draft_peer.py [--batch 4] [--steps 50] [--iterations 5] [--json FILE]   (prints JSON; writes FILE,
+#   default $OUT/draft_peer.json). diffusers and open_clip are not installed on the GPU machine: their sources are read
+#   from $REF_DIR/ref/src (src/diffusers and src/open_clip of those public repositories, exported by hand).
 # Reference given with the issue (H100, bf16 autocast, AdamW): 1.58 s per update, 14.9 GiB peak. Not run here: this
 # machine has no GPU and no torch, so neither figure has been reproduced.
-import argparse, json, os, subprocess, time
+import argparse, json, os, subprocess, sys, time, types
 import torch, torch.nn.functional as F
+sys.path.insert(0, os.path.join(os.environ.get("REF_DIR", os.path.dirname(os.path.abspath(__file__))), "ref", "src"))
+try:
+    import ftfy  # noqa: F401  open_clip's tokenizer imports it at import time; no text is tokenised here
+except ImportError:
+    sys.modules["ftfy"] = types.SimpleNamespace(fix_text=lambda s, *a, **k: s)
 from diffusers import UNet2DModel, DDIMScheduler
 import open_clip
 
@@ -16,6 +23,7 @@ p = argparse.ArgumentParser()
 p.add_argument("--batch", type=int, default=4)
 p.add_argument("--steps", type=int, default=50)
 p.add_argument("--iterations", type=int, default=5)
+p.add_argument("--json", default=None)
 a = p.parse_args()
 dev = "cuda"
 torch.manual_seed(0)
@@ -73,4 +81,4 @@ res = {
     "process_gib_nvidia_smi_at_end": round(mine[0] / 1024, 2) if mine else None,
 }
 print(json.dumps(res, indent=1))
-json.dump(res, open(os.path.join(os.environ.get("OUT", "/tmp"), "draft_peer.json"), "w"), indent=1)
+json.dump(res, open(a.json or os.path.join(os.environ.get("OUT", "/tmp"), "draft_peer.json"), "w"), indent=1)

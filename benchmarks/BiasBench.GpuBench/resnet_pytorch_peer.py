@@ -3,7 +3,7 @@
 # random weights, on one GPU: inference under bf16 autocast, and one training step (forward, BCE with logits,
 # backward, clip_grad_norm_, AdamW) under bf16 autocast with float32 weights. channels_last, PyTorch's fastest layout.
 # Run it in the same device call as the C# bench so both see the same GPU:
-#   python3 resnet_pytorch_peer.py [--batch 256] [--size 256] [--iterations 20]     (prints JSON; writes $OUT/resnet_peer.json)
+#   python3 resnet_pytorch_peer.py [--batch 256] [--size 256] [--iterations 20] [--json FILE]   (prints JSON; writes FILE, default $OUT/resnet_peer.json)
 # Reference (from ../shared/gpu/pytorch_baselines.py, H100): 26,700 images/s inference, plain ResNet-18 at 256 px, bf16, batch 256.
 import argparse, json, os, time
 import torch, torch.nn as nn, torchvision
@@ -12,6 +12,7 @@ p = argparse.ArgumentParser()
 p.add_argument("--batch", type=int, default=256)
 p.add_argument("--size", type=int, default=256)
 p.add_argument("--iterations", type=int, default=20)
+p.add_argument("--json", default=None)
 a = p.parse_args()
 dev = "cuda"
 
@@ -54,4 +55,4 @@ def train_step():
 res["train_step_bf16_img_per_s"] = round(a.batch / bench(train_step, a.iterations), 1)
 
 print(json.dumps(res, indent=1))
-json.dump(res, open(os.path.join(os.environ.get("OUT", "/tmp"), "resnet_peer.json"), "w"), indent=1)
+json.dump(res, open(a.json or os.path.join(os.environ.get("OUT", "/tmp"), "resnet_peer.json"), "w"), indent=1)

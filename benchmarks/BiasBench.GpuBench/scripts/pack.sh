@@ -10,6 +10,9 @@
 # Optional reference sources for the PyTorch peers (public repositories, exported by hand): .gpu/ref/src/open_clip
 # (mlfoundations/open_clip src/open_clip, for the pairs peer) and .gpu/ref/ImageReward (THUDM/ImageReward, for the
 # imagereward peer; without it the peer uses timm's ViT-L/16 + transformers' BERT with cross-attention).
+# REF_SRC=FOLDER (optional) holding the Python packages diffusers/ (peers of ddpm, sd, draft) and open_clip/ (pairs,
+# draft), e.g. the src/ folders of huggingface/diffusers and mlfoundations/open_clip exported there: packed as
+# .gpu/ref-src.tar.xz (~3 MB for both), which gpu_job.sh unpacks on the GPU machine (outside .gpu, on PYTHONPATH).
 set -euo pipefail
 root=$(git rev-parse --show-toplevel)
 cd "$root"
@@ -32,6 +35,16 @@ cp "$shared/gpu/run.sh" .gpu/run.sh
 rm -rf .gpu/images && mkdir -p .gpu/images
 find "$images" -maxdepth 1 -iname '*.jpg' | sort | head -n "$count" | while read -r f; do cp "$f" .gpu/images/; done
 echo "$(ls .gpu/images | wc -l) JPEGs in .gpu/images"
+if [ -n "${REF_SRC:-}" ]; then
+  packages=$(cd "$REF_SRC" && ls -d diffusers open_clip 2>/dev/null || true)
+  [ -n "$packages" ] || { echo "REF_SRC=$REF_SRC holds neither diffusers/ nor open_clip/" >&2; exit 1; }
+  tar -C "$REF_SRC" --exclude=__pycache__ -cf - $packages | xz -T0 -6 > .gpu/ref-src.tar.xz
+  echo "reference sources packed: $packages"
+fi
+for package in diffusers open_clip; do
+  [ -d ".gpu/ref/src/$package" ] || tar -tJf .gpu/ref-src.tar.xz "$package/__init__.py" > /dev/null 2>&1 ||
+    echo "note: no $package source (REF_SRC): the PyTorch peers that import it will fail on the GPU machine"
+done
 du -sh .gpu .gpu/app .gpu/images
 total=$(( $(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1) + $(du -sb .gpu | cut -f1) ))
 echo "working tree + .gpu: $((total / 1024 / 1024)) MiB (limit 64 MiB)"
